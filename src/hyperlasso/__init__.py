@@ -1,0 +1,30 @@
+"""hyperlasso: tune the penalties of sparse models by gradient descent.
+
+The hypergradient comes from implicit differentiation of the inner solver,
+restricted to the support of the solution.
+"""
+
+from hyperlasso.criteria import HeldOutLogistic, HeldOutMSE
+from hyperlasso.hypergradients import (
+    AllZeroWarning,
+    HypergradientResult,
+    WarmStart,
+    hypergradient,
+)
+from hyperlasso.inner.api import alpha_max, fit
+from hyperlasso.inner.models import (
+    ElasticNet,
+    Lasso,
+    SparseLogisticRegression,
+    WeightedLasso,
+)
+from hyperlasso.inner.solver import InnerConvergenceWarning, InnerSolution
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AllZeroWarning", "ElasticNet", "HeldOutLogistic", "HeldOutMSE",
+    "HypergradientResult", "InnerConvergenceWarning", "InnerSolution", "Lasso",
+    "SparseLogisticRegression", "WarmStart", "WeightedLasso", "alpha_max", "fit",
+    "hypergradient",
+]

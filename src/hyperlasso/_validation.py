@@ -1,0 +1,66 @@
+"""Input validation shared by every layer: clear errors that name the argument."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def check_matrix(X, name: str = "X"):
+    """Return X as float64: a dense ndarray or a CSC matrix with sorted indices.
+
+    Parameters
+    ----------
+    X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+    name : str
+        Name of the argument, for error messages.
+
+    Raises
+    ------
+    ValueError
+        If X is not 2-D, is empty, is not numeric or holds NaN or inf.
+    """
+    if sp.issparse(X):
+        X = sp.csc_matrix(X, dtype=np.float64)
+        X.sum_duplicates()
+        X.sort_indices()
+        values = X.data
+    else:
+        try:
+            X = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must be numeric: {exc}") from None
+        values = X
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got {X.ndim}-D.")
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(f"{name} must be non-empty, got shape {X.shape}.")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} contains NaN or inf.")
+    return X
+
+
+def check_vector(y, n_samples: int, name: str = "y") -> np.ndarray:
+    """Return y as a finite 1-D float64 array of length ``n_samples``."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (n_samples,), got shape {y.shape}.")
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            f"{name} has {y.shape[0]} samples but X has {n_samples}: shapes mismatch."
+        )
+    try:
+        y = y.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric: {exc}") from None
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"{name} contains NaN or inf.")
+    return y
+
+
+def check_X_y(X, y, name_X: str = "X", name_y: str = "y"):
+    """Validate a design and its target together (see the two functions above)."""
+    X = check_matrix(X, name_X)
+    return X, check_vector(y, X.shape[0], name_y)

@@ -1,0 +1,188 @@
+"""The public entry point: ``hypergradient(model, criterion, alpha, X, y, ...)``."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from hyperlasso._validation import check_matrix, check_vector
+from hyperlasso.hypergradients import iterative, methods
+from hyperlasso.hypergradients.methods import Context, JacobianState
+from hyperlasso.hypergradients.restricted import choose_linear_solver
+from hyperlasso.inner.models import Model, make_model
+from hyperlasso.inner.problem import Design
+from hyperlasso.inner.solver import STOP_CRITERIA, InnerSolution
+
+METHODS = {
+    "forward": iterative.forward,
+    "backward": iterative.backward,
+    "implicit": methods.implicit,
+    "implicit_forward": methods.implicit_forward,
+    "polish": methods.polish,
+}
+
+#: Default inner tolerance (relative duality gap) of ``method="polish"`` and
+#: ``"auto"``: enough to identify the support, after which polish is exact.
+POLISH_TOL = 1e-8
+#: Default inner tolerance of the other methods, whose error is linear in the
+#: inner error: a relative gap of 1e-12 keeps the hypergradient error near 1e-6.
+PLAIN_TOL = 1e-12
+
+
+class AllZeroWarning(UserWarning):
+    """alpha is at or above alpha_max: the solution is all zero, the gradient zero."""
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """What one outer step hands to the next: the inner solution and the Jacobian."""
+
+    coef: np.ndarray
+    intercept: float
+    jacobian: JacobianState | None = None
+
+
+@dataclass(frozen=True)
+class HypergradientResult:
+    """Value and gradient of the criterion at alpha.
+
+    Attributes
+    ----------
+    value : float
+        The criterion at the inner solution.
+    gradient : float or ndarray
+        dC/dalpha, same shape as alpha (not log alpha).
+    solution : InnerSolution
+        The inner solution the gradient was computed at.
+    method : str
+        The method that ran ("polish" when "auto" was asked).
+    linear_solver : str or None
+        The linear solver used by implicit methods.
+    note : str
+        What the method decided on the way (e.g. a polish step rejected).
+    warm_start : WarmStart
+        Pass it back as ``warm_start=`` at the next alpha.
+    """
+
+    value: float
+    gradient: float | np.ndarray
+    solution: InnerSolution
+    method: str
+    linear_solver: str | None
+    note: str
+    warm_start: WarmStart
+
+
+def hypergradient(
+    model: str | Model,
+    criterion,
+    alpha,
+    X,
+    y,
+    method: str = "auto",
+    tol: float | None = None,
+    *,
+    stop: str = "gap",
+    linear_solver: str = "auto",
+    max_iter: int = 100,
+    warm_start: WarmStart | None = None,
+) -> HypergradientResult:
+    """Criterion value and its gradient in the hyperparameters alpha.
+
+    Parameters
+    ----------
+    model : str or Model
+        ``"lasso"``, ``"elastic_net"``, ``"weighted_lasso"``, ``"sparse_logreg"``
+        or a :class:`hyperlasso.models.Model` instance (e.g. without intercept).
+    criterion : object
+        Has ``value_and_grad(coef, intercept) -> (value, grad_coef, grad_intercept)``,
+        e.g. :class:`hyperlasso.HeldOutMSE`.
+    alpha : float or array-like
+        A positive float (Lasso, sparse logistic), a pair (l1, l2) (ElasticNet) or
+        shape (n_features,) (weighted Lasso).
+    X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+        Training design (float32 accepted, computed in float64).
+    y : array-like of shape (n_samples,)
+        Training target; two classes for logistic models.
+    method : {"auto", "polish", "implicit", "implicit_forward", "forward", "backward"}
+        ``"auto"`` runs ``"polish"``, exact for quadratic models once the support
+        is identified, with the linear solver chosen from the support size.
+    tol : float, optional
+        Inner tolerance on ``stop``; default 1e-8 for polish/auto, 1e-12 otherwise.
+    stop : {"gap", "kkt"}, default="gap"
+        Relative duality gap or absolute optimality violation.
+    linear_solver : {"auto", "cholesky", "cg"}, default="auto"
+        Linear solver of the implicit methods.
+    max_iter : int, default=100
+        Working-set iterations of the inner solver.
+    warm_start : WarmStart, optional
+        The ``warm_start`` of a previous result.
+
+    Returns
+    -------
+    HypergradientResult
+    """
+    model = make_model(model)
+    run, method = _resolve_method(method)
+    ctx = _context(model, criterion, alpha, X, y, method, tol, stop, linear_solver,
+                   max_iter, warm_start)
+    out = run(ctx)
+    gradient = out.gradient
+    if out.solution.support.size == 0:
+        warnings.warn(AllZeroWarning(
+            f"alpha = {ctx.alpha} gives an all-zero solution (alpha >= alpha_max): "
+            "the hypergradient is zero; start from a smaller alpha."), stacklevel=2)
+        gradient = np.zeros_like(gradient)
+    value = ctx.criterion.value_and_grad(out.solution.coef, out.solution.intercept)[0]
+    gradient = float(gradient) if np.ndim(ctx.alpha) == 0 else np.asarray(gradient)
+    return HypergradientResult(
+        value=float(value), gradient=gradient, solution=out.solution, method=method,
+        linear_solver=out.linear_solver, note=out.note,
+        warm_start=WarmStart(out.solution.coef, out.solution.intercept, out.jacobian),
+    )
+
+
+def _resolve_method(method: str):
+    if method == "auto":
+        method = "polish"
+    if method not in METHODS:
+        raise ValueError(
+            f"method must be 'auto' or one of {sorted(METHODS)}, got {method!r}."
+        )
+    return METHODS[method], method
+
+
+def _context(model, criterion, alpha, X, y, method, tol, stop, linear_solver,
+             max_iter, warm_start) -> Context:
+    X = check_matrix(X, "X")
+    y = check_vector(model.check_target(y), X.shape[0], "y")
+    alpha = model.check_alpha(alpha, X.shape[1])
+    _check_criterion(criterion, X.shape[1])
+    if stop not in STOP_CRITERIA:
+        raise ValueError(f"stop must be one of {STOP_CRITERIA}, got {stop!r}.")
+    choose_linear_solver(linear_solver, 0)
+    if tol is None:
+        tol = POLISH_TOL if method == "polish" else PLAIN_TOL
+    if not (np.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be a positive finite number, got {tol!r}.")
+    start = None if warm_start is None else (warm_start.coef, warm_start.intercept)
+    jacobian = None if warm_start is None else warm_start.jacobian
+    problem = model.problem(alpha, Design(X), y)
+    return Context(model, problem, alpha, criterion, float(tol), stop, max_iter,
+                   linear_solver, start, jacobian)
+
+
+def _check_criterion(criterion, n_features: int) -> None:
+    if not callable(getattr(criterion, "value_and_grad", None)):
+        raise TypeError(
+            "criterion must have a method value_and_grad(coef, intercept) returning "
+            f"(value, grad_coef, grad_intercept); got {type(criterion).__name__}."
+        )
+    expected = getattr(criterion, "n_features", n_features)
+    if expected != n_features:
+        raise ValueError(
+            f"criterion expects {expected} features but X has {n_features}: "
+            "shapes mismatch."
+        )

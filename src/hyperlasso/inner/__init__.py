@@ -1,0 +1,1 @@
+"""Layer 5: inner problems (datafits, penalties, models) and their solvers."""

@@ -1,0 +1,167 @@
+"""Numba kernels of coordinate descent for F(Xw + b) + sum_j lam_j |w_j| + l2/2 ||w||^2.
+
+Written once for dense and sparse X (see ``_design``) and for both datafits (see
+``datafits``). Each kernel is one named step of the solver in ``solver.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from hyperlasso.inner._design import col_axpy
+from hyperlasso.inner.datafits import LIPSCHITZ_FACTOR, col_grad, dloss, value
+
+
+@njit(cache=True, inline="always")
+def prox_1d(u, step, lam_j, l2):
+    """Prox of step * (lam_j |.| + l2/2 (.)^2) at u: soft-thresholding then shrinkage."""
+    t = step * lam_j
+    if u > t:
+        return (u - t) / (1.0 + step * l2)
+    if u < -t:
+        return (u + t) / (1.0 + step * l2)
+    return 0.0
+
+
+@njit(cache=True)
+def intercept_gradient(z, y, kind):
+    """Return the derivative of the datafit in the intercept."""
+    s = 0.0
+    for i in range(z.shape[0]):
+        s += dloss(kind, z[i], y[i])
+    return s / z.shape[0]
+
+
+@njit(cache=True)
+def violations(grad, w, lam, l2, features):
+    """Distance of -grad_j to the subdifferential of the penalty, for j in features."""
+    out = np.empty(features.shape[0])
+    for t in range(features.shape[0]):
+        j = features[t]
+        g = grad[j] + l2 * w[j]
+        if w[j] > 0:
+            out[t] = abs(g + lam[j])
+        elif w[j] < 0:
+            out[t] = abs(g - lam[j])
+        else:
+            out[t] = max(abs(g) - lam[j], 0.0)
+    return out
+
+
+@njit(cache=True)
+def cd_epoch(X, y, kind, w, z, b, lam, l2, ws, lipschitz, fit_intercept):
+    """One cyclic pass of coordinate descent over ``ws``; updates w, z; returns b."""
+    for t in range(ws.shape[0]):
+        j = ws[t]
+        if lipschitz[j] == 0.0:
+            continue
+        old = w[j]
+        step = 1.0 / lipschitz[j]
+        new = prox_1d(old - step * col_grad(X, j, z, y, kind), step, lam[j], l2)
+        if new != old:
+            w[j] = new
+            col_axpy(X, j, new - old, z)
+    if fit_intercept:
+        shift = -intercept_gradient(z, y, kind) / LIPSCHITZ_FACTOR[kind]
+        z += shift
+        b += shift
+    return b
+
+
+@njit(cache=True)
+def penalty_value(w, lam, l2, ws):
+    """Return sum_{j in ws} lam_j |w_j| + l2/2 w_j^2."""
+    total = 0.0
+    for t in range(ws.shape[0]):
+        j = ws[t]
+        total += lam[j] * abs(w[j]) + 0.5 * l2 * w[j] ** 2
+    return total
+
+
+@njit(cache=True)
+def subproblem_violation(X, y, kind, w, z, lam, l2, ws, fit_intercept):
+    """Largest optimality violation over ``ws`` (and the intercept)."""
+    grad_ws = np.empty(w.shape[0])
+    for t in range(ws.shape[0]):
+        grad_ws[ws[t]] = col_grad(X, ws[t], z, y, kind)
+    worst = np.max(violations(grad_ws, w, lam, l2, ws))
+    if fit_intercept:
+        worst = max(worst, abs(intercept_gradient(z, y, kind)))
+    return worst
+
+
+@njit(cache=True)
+def anderson_extrapolate(history):
+    """Anderson weights c (sum 1) from the last K+1 iterates, rows of ``history``.
+
+    Solves (U U^T) c = 1 with U the successive differences (Scieur et al.), with a
+    small Tikhonov term for stability. Returns a vector of NaN when it fails.
+    """
+    diffs = history[1:] - history[:-1]
+    gram = diffs @ diffs.T
+    k = gram.shape[0]
+    reg = 1e-10 * max(np.trace(gram), 1e-300)
+    for i in range(k):
+        gram[i, i] += reg
+    try:
+        c = np.linalg.solve(gram, np.ones(k))
+    except Exception:  # noqa: BLE001 - numba raises a generic error
+        return np.full(k, np.nan)
+    return c / np.sum(c)
+
+
+@njit(cache=True)
+def _objective(y, kind, w, z, lam, l2, ws):
+    return value(kind, z, y) + penalty_value(w, lam, l2, ws)
+
+
+@njit(cache=True)
+def _record_state(w, b, z, ws, w_hist, z_hist, row):
+    for t in range(ws.shape[0]):
+        w_hist[row, t] = w[ws[t]]
+    w_hist[row, ws.shape[0]] = b
+    z_hist[row] = z
+
+
+@njit(cache=True)
+def _try_anderson(y, kind, w, z, b, lam, l2, ws, w_hist, z_hist):
+    """Replace (w, z, b) by the Anderson extrapolation if it lowers the objective."""
+    c = anderson_extrapolate(w_hist)
+    if not np.all(np.isfinite(c)):
+        return b
+    w_acc = c @ w_hist[1:]
+    z_acc = c @ z_hist[1:]
+    w_try = w.copy()
+    for t in range(ws.shape[0]):
+        w_try[ws[t]] = w_acc[t]
+    current = _objective(y, kind, w, z, lam, l2, ws)
+    if _objective(y, kind, w_try, z_acc, lam, l2, ws) < current:
+        w[:] = w_try
+        z[:] = z_acc
+        return w_acc[ws.shape[0]]
+    return b
+
+
+@njit(cache=True)
+def solve_subproblem(X, y, kind, w, z, b, lam, l2, ws, lipschitz, fit_intercept,
+                     tol_in, max_epochs):
+    """Coordinate descent with Anderson acceleration on the working set ``ws``.
+
+    Returns the intercept and the number of epochs run; ``w`` and ``z`` are
+    updated in place. Stops when the optimality violation on ``ws`` is below
+    ``tol_in`` (checked every 10 epochs) or after ``max_epochs``.
+    """
+    n_anderson = 5
+    w_hist = np.empty((n_anderson + 1, ws.shape[0] + 1))
+    z_hist = np.empty((n_anderson + 1, z.shape[0]))
+    for epoch in range(1, max_epochs + 1):
+        b = cd_epoch(X, y, kind, w, z, b, lam, l2, ws, lipschitz, fit_intercept)
+        row = (epoch - 1) % (n_anderson + 1)
+        _record_state(w, b, z, ws, w_hist, z_hist, row)
+        if row == n_anderson:
+            b = _try_anderson(y, kind, w, z, b, lam, l2, ws, w_hist, z_hist)
+        if epoch % 10 == 0:
+            if subproblem_violation(X, y, kind, w, z, lam, l2, ws, fit_intercept) <= tol_in:
+                return b, epoch
+    return b, max_epochs

@@ -1,0 +1,181 @@
+"""The inner problem: a design, a target, a datafit and penalty weights.
+
+Every model of hyperlasso reduces, for the solver and the hypergradient methods, to
+
+    minimize_{w, b}  F(Xw + b) + sum_j lam_j |w_j| + l2 / 2 ||w||^2
+
+with F quadratic or logistic (``datafits``). Models (``models.py``) map their
+hyperparameters alpha to ``(lam, l2)``; this module never sees alpha.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse as sp
+
+from hyperlasso.inner import datafits
+from hyperlasso.inner._design import as_design
+
+
+@dataclass(frozen=True, eq=False)
+class Design:
+    """A validated design matrix with the column statistics the solvers need.
+
+    Parameters
+    ----------
+    matrix : ndarray of shape (n_samples, n_features) or scipy.sparse CSC matrix
+        float64 design.
+    """
+
+    matrix: object
+
+    @cached_property
+    def kernel_view(self):
+        """Numba view: Fortran array or CSC triple ``(data, indices, indptr)``."""
+        return as_design(self.matrix)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(n_samples, n_features)."""
+        return self.matrix.shape
+
+    @property
+    def is_sparse(self) -> bool:
+        """Whether the design is a scipy.sparse matrix."""
+        return sp.issparse(self.matrix)
+
+    @cached_property
+    def col_sq_norms(self) -> np.ndarray:
+        """Squared Euclidean norms of the columns, shape (n_features,)."""
+        if self.is_sparse:
+            return np.asarray(self.matrix.multiply(self.matrix).sum(axis=0)).ravel()
+        return np.einsum("ij,ij->j", self.matrix, self.matrix)
+
+    @cached_property
+    def col_sums(self) -> np.ndarray:
+        """Column sums X^T 1, shape (n_features,)."""
+        return np.asarray(self.matrix.sum(axis=0)).ravel()
+
+    def matvec(self, w: np.ndarray) -> np.ndarray:
+        """Return X @ w, shape (n_samples,), reading only the columns where w != 0."""
+        support = np.flatnonzero(w)
+        if support.size > 0.5 * w.size:
+            return np.asarray(self.matrix @ w).ravel()
+        return np.asarray(self.matrix[:, support] @ w[support]).ravel()
+
+    def rmatvec(self, v: np.ndarray) -> np.ndarray:
+        """Return X^T @ v, shape (n_features,)."""
+        return np.asarray(self.matrix.T @ v).ravel()
+
+    def columns(self, support: np.ndarray):
+        """Return X[:, support] (dense or CSC), shape (n_samples, len(support))."""
+        return self.matrix[:, support]
+
+
+@dataclass(frozen=True, eq=False)
+class InnerProblem:
+    """F(Xw + b) + sum_j lam_j |w_j| + l2/2 ||w||^2, the problem the solver sees.
+
+    Parameters
+    ----------
+    design : Design
+        The design X, shape (n_samples, n_features).
+    y : ndarray of shape (n_samples,)
+        Target; in {-1, 1} for the logistic datafit.
+    datafit : int
+        ``datafits.QUADRATIC`` or ``datafits.LOGISTIC``.
+    lam : ndarray of shape (n_features,)
+        Positive l1 weights.
+    l2 : float
+        Non-negative l2 weight.
+    fit_intercept : bool
+        Whether an unpenalized intercept b is fitted.
+    """
+
+    design: Design
+    y: np.ndarray
+    datafit: int
+    lam: np.ndarray
+    l2: float = 0.0
+    fit_intercept: bool = True
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples."""
+        return self.design.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        """Number of features."""
+        return self.design.shape[1]
+
+    @property
+    def lipschitz(self) -> np.ndarray:
+        """Coordinate-wise Lipschitz constants of the datafit, shape (n_features,)."""
+        factor = datafits.LIPSCHITZ_FACTOR[self.datafit]
+        return factor * self.design.col_sq_norms / self.n_samples
+
+    def null_intercept(self) -> float:
+        """Optimal intercept when w = 0 (0 without intercept)."""
+        if not self.fit_intercept:
+            return 0.0
+        if self.datafit == datafits.QUADRATIC:
+            return float(np.mean(self.y))
+        frac = np.clip(np.mean(self.y > 0), 1e-12, 1 - 1e-12)
+        return float(np.log(frac / (1.0 - frac)))
+
+    def linear_predictor(self, w: np.ndarray, b: float) -> np.ndarray:
+        """Return z = Xw + b, shape (n_samples,)."""
+        return self.design.matvec(w) + b
+
+    def gradient_at_zero(self) -> np.ndarray:
+        """Gradient of the datafit in w at w = 0 (optimal intercept), shape (p,)."""
+        z = np.full(self.n_samples, self.null_intercept())
+        return self.design.rmatvec(datafits.raw_gradient(self.datafit, z, self.y))
+
+    def null_objective(self) -> float:
+        """Objective at w = 0 with the optimal intercept: the scale of the gap."""
+        z = np.full(self.n_samples, self.null_intercept())
+        return float(datafits.value(self.datafit, z, self.y))
+
+    def primal(self, w: np.ndarray, z: np.ndarray) -> float:
+        """Objective value at (w, z = Xw + b)."""
+        pen = np.sum(self.lam * np.abs(w)) + 0.5 * self.l2 * np.dot(w, w)
+        return float(datafits.value(self.datafit, z, self.y) + pen)
+
+    def duality_gap(self, w: np.ndarray, z: np.ndarray, grad: np.ndarray) -> float:
+        """Duality gap at (w, z = Xw + b), given ``grad`` = X^T grad F(z).
+
+        The dual point is the rescaled negative gradient of F (centered to satisfy
+        sum(theta) = 0 when an intercept is fitted), so the gap is a certificate:
+        primal(w) - optimum <= gap.
+        """
+        theta = -datafits.raw_gradient(self.datafit, z, self.y)
+        xt_theta = -grad
+        if self.fit_intercept:
+            theta, xt_theta = self._center_dual(theta, xt_theta)
+        if self.l2 == 0.0:
+            ratio = np.abs(xt_theta) / self.lam
+            scale = 1.0 / max(1.0, float(np.max(ratio, initial=0.0)))
+            theta, conj = theta * scale, 0.0
+        else:
+            excess = np.maximum(np.abs(xt_theta) - self.lam, 0.0)
+            conj = float(np.dot(excess, excess)) / (2.0 * self.l2)
+        dual = datafits.dual_value(self.datafit, theta, self.y) - conj
+        return self.primal(w, z) - dual
+
+    def _center_dual(self, theta, xt_theta):
+        if self.datafit == datafits.QUADRATIC:
+            shift = np.mean(theta)
+            return theta - shift, xt_theta - shift * self.design.col_sums
+        positive = self.y > 0
+        mass_pos, mass_neg = theta[positive].sum(), -theta[~positive].sum()
+        theta = theta.copy()
+        if mass_pos > mass_neg:
+            theta[positive] *= mass_neg / mass_pos
+        elif mass_neg > 0:
+            theta[~positive] *= mass_pos / mass_neg
+        return theta, self.design.rmatvec(theta)
