@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -88,6 +88,8 @@ def hypergradient(
     linear_solver: str = "auto",
     max_iter: int = 100,
     warm_start: WarmStart | None = None,
+    coef: np.ndarray | None = None,
+    intercept: float = 0.0,
 ) -> HypergradientResult:
     """Criterion value and its gradient in the hyperparameters alpha.
 
@@ -119,6 +121,11 @@ def hypergradient(
         Working-set iterations of the inner solver.
     warm_start : WarmStart, optional
         The ``warm_start`` of a previous result.
+    coef : ndarray of shape (n_features,), optional
+        An approximate inner solution: skip the inner solve and evaluate the
+        estimator at ``(coef, intercept)`` (implicit methods and polish only).
+    intercept : float, default=0.0
+        Intercept that goes with ``coef``.
 
     Returns
     -------
@@ -128,6 +135,8 @@ def hypergradient(
     run, method = _resolve_method(method)
     ctx = _context(model, criterion, alpha, X, y, method, tol, stop, linear_solver,
                    max_iter, warm_start)
+    if coef is not None:
+        ctx = _at_given_point(ctx, method, coef, intercept)
     out = run(ctx)
     gradient = out.gradient
     if out.solution.support.size == 0:
@@ -172,6 +181,23 @@ def _context(model, criterion, alpha, X, y, method, tol, stop, linear_solver,
     problem = model.problem(alpha, Design(X), y)
     return Context(model, problem, alpha, criterion, float(tol), stop, max_iter,
                    linear_solver, start, jacobian)
+
+
+def _at_given_point(ctx: Context, method: str, coef, intercept) -> Context:
+    if method in ("forward", "backward"):
+        raise ValueError(
+            f"coef= cannot be used with method={method!r}, which runs its own "
+            "iterations; use 'implicit', 'implicit_forward' or 'polish'."
+        )
+    coef = np.asarray(coef, dtype=np.float64)
+    if coef.shape != (ctx.problem.n_features,):
+        raise ValueError(
+            f"coef must have shape ({ctx.problem.n_features},), got {coef.shape}."
+        )
+    if not (np.all(np.isfinite(coef)) and np.isfinite(intercept)):
+        raise ValueError("coef and intercept must be finite.")
+    intercept = float(intercept) if ctx.problem.fit_intercept else 0.0
+    return replace(ctx, given=(coef.copy(), intercept))
 
 
 def _check_criterion(criterion, n_features: int) -> None:

@@ -64,6 +64,7 @@ class Context:
     linear_solver: str
     start: tuple[np.ndarray, float] | None
     jacobian: JacobianState | None
+    given: tuple[np.ndarray, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,15 @@ class MethodOutput:
 
 
 def _inner_solution(ctx: Context) -> InnerSolution:
-    return solve(ctx.problem, tol=ctx.tol, stop=ctx.stop, max_iter=ctx.max_iter,
-                 warm_start=ctx.start)
+    """Solve the inner problem, or take the point the user gave (``coef=``)."""
+    if ctx.given is None:
+        return solve(ctx.problem, tol=ctx.tol, stop=ctx.stop, max_iter=ctx.max_iter,
+                     warm_start=ctx.start)
+    coef, intercept = ctx.given
+    opt = measure_optimality(ctx.problem, coef, intercept)
+    converged = (opt.gap if ctx.stop == "gap" else opt.kkt) <= ctx.tol
+    return InnerSolution(coef, intercept, np.flatnonzero(coef), opt.gap, opt.kkt,
+                         0, 0, converged)
 
 
 def _adjoint_gradient(ctx, system: RestrictedSystem, solver) -> np.ndarray:
@@ -119,10 +127,12 @@ def polish(ctx: Context) -> MethodOutput:
     linear_solver = choose_linear_solver(ctx.linear_solver, system.size)
     solver = factorize(system, linear_solver)
     coef, intercept = system.moved(solver(system.optimality_map()))
-    reason = _polish_rejection(ctx.problem, system, coef, intercept)
+    opt = measure_optimality(ctx.problem, coef, intercept)
+    reason = _polish_rejection(ctx.problem, system, coef, intercept, opt)
     if reason:
         return _implicit_at(ctx, solution, note=f"polish rejected ({reason}); implicit")
-    polished = _polished_solution(ctx.problem, solution, coef, intercept)
+    polished = replace(solution, coef=coef, intercept=float(intercept), gap=opt.gap,
+                       kkt=opt.kkt)
     new_system = RestrictedSystem.at(ctx.problem, coef, intercept)
     if ctx.problem.datafit != datafits.QUADRATIC:  # the Hessian moved with the point
         solver = factorize(new_system, linear_solver)
@@ -130,23 +140,17 @@ def polish(ctx: Context) -> MethodOutput:
                         linear_solver)
 
 
-def _polish_rejection(problem, system, coef, intercept) -> str:
+def _polish_rejection(problem, system, coef, intercept, opt) -> str:
+    """Why the Newton step must be refused ("" if it is accepted)."""
     if not np.all(np.isfinite(coef)) or not np.isfinite(intercept):
         return "non-finite Newton step"
     if np.any(np.sign(coef[system.support]) != system.signs):
         return "a sign changed"
-    opt = measure_optimality(problem, coef, intercept)
     off = np.ones(problem.n_features, dtype=bool)
     off[system.support] = False
     if np.any(opt.violations[off] > POLISH_SLACK * problem.lam[off]):
         return "off-support optimality violated"
     return ""
-
-
-def _polished_solution(problem, solution, coef, intercept) -> InnerSolution:
-    opt = measure_optimality(problem, coef, intercept)
-    return replace(solution, coef=coef, intercept=float(intercept), gap=opt.gap,
-                   kkt=opt.kkt)
 
 
 def implicit_forward(ctx: Context) -> MethodOutput:
@@ -160,6 +164,8 @@ def implicit_forward(ctx: Context) -> MethodOutput:
     problem, support = ctx.problem, solution.support
     dlam, dl2 = ctx.model.directions(ctx.alpha, problem.n_features)
     active = np.flatnonzero(np.any(dlam[support] != 0, axis=0) | (dl2 != 0))
+    if active.size == 0:  # empty support: nothing moves with alpha
+        return MethodOutput(solution, np.zeros(np.shape(ctx.alpha)))
     J, Jb = _warm_jacobian(ctx.jacobian, support, active, problem.fit_intercept)
     z = problem.linear_predictor(solution.coef, solution.intercept)
     ZJ = np.asarray(problem.design.columns(support) @ J).reshape(len(z), active.size)
