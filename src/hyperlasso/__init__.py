@@ -12,13 +12,14 @@ from hyperlasso.hypergradients import (
     hypergradient,
 )
 from hyperlasso.inner.api import alpha_max, fit
+from hyperlasso.inner.convergence import inner_convergence_warning_class
 from hyperlasso.inner.models import (
     ElasticNet,
     Lasso,
     SparseLogisticRegression,
     WeightedLasso,
 )
-from hyperlasso.inner.solver import InnerConvergenceWarning, InnerSolution
+from hyperlasso.inner.solver import InnerSolution
 
 __version__ = "0.1.0"
 
@@ -28,3 +29,10 @@ __all__ = [
     "SparseLogisticRegression", "WarmStart", "WeightedLasso", "alpha_max", "fit",
     "hypergradient",
 ]
+
+
+def __getattr__(name: str):
+    """``InnerConvergenceWarning`` is built on first use (it imports scikit-learn)."""
+    if name == "InnerConvergenceWarning":
+        return inner_convergence_warning_class()
+    raise AttributeError(f"module 'hyperlasso' has no attribute {name!r}")

@@ -7,7 +7,6 @@ A criterion is any object with ``value_and_grad(coef, intercept)`` returning
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
 from hyperlasso._validation import check_matrix, check_vector
 from hyperlasso.inner.models import binary_labels
@@ -94,4 +93,5 @@ class HeldOutLogistic(HeldOutCriterion):
         margin = self.y_val * z
         n_val = z.shape[0]
         loss = np.mean(np.logaddexp(0.0, -margin))
-        return loss, -self.y_val * expit(-margin) / n_val
+        # sigmoid(-margin) = exp(-logaddexp(0, margin)), stable for any sign
+        return loss, -self.y_val * np.exp(-np.logaddexp(0.0, margin)) / n_val

@@ -8,11 +8,9 @@ outer step. The public entry point (``api.hypergradient``) turns that into a
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from hyperlasso.hypergradients import _kernels
 from hyperlasso.hypergradients.restricted import (
@@ -21,6 +19,7 @@ from hyperlasso.hypergradients.restricted import (
     factorize,
 )
 from hyperlasso.inner import datafits
+from hyperlasso.inner.convergence import warn_convergence
 from hyperlasso.inner.models import Model
 from hyperlasso.inner.problem import InnerProblem
 from hyperlasso.inner.solver import InnerSolution, measure_optimality, solve
@@ -203,5 +202,5 @@ def _warm_jacobian(state, support, active, fit_intercept):
 
 def _warn_if_capped(epochs: int, what: str) -> None:
     if epochs >= MAX_EPOCHS:
-        warnings.warn(f"{what} reached {MAX_EPOCHS} epochs before converging; the "
-                      "hypergradient may be inaccurate.", ConvergenceWarning, stacklevel=3)
+        warn_convergence(f"{what} reached {MAX_EPOCHS} epochs before converging; the "
+                         "hypergradient may be inaccurate.", stacklevel=3)

@@ -19,9 +19,9 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, cg
-from sklearn.exceptions import ConvergenceWarning
 
 from hyperlasso.inner import datafits
+from hyperlasso.inner.convergence import warn_convergence
 from hyperlasso.inner.problem import InnerProblem
 
 LINEAR_SOLVERS = ("auto", "cholesky", "cg")
@@ -159,9 +159,9 @@ def _conjugate_gradient(op: LinearOperator, r: np.ndarray) -> np.ndarray:
     solution, info = cg(op, r, rtol=CG_RTOL, atol=0.0, maxiter=10 * op.shape[0])
     if info != 0:
         residual = np.linalg.norm(op @ solution - r) / max(np.linalg.norm(r), 1e-300)
-        warnings.warn(
+        warn_convergence(
             f"Conjugate gradient stopped at relative residual {residual:.2e} "
             f"(target {CG_RTOL:.0e}); the hypergradient may be inaccurate.",
-            ConvergenceWarning, stacklevel=3,
+            stacklevel=3,
         )
     return solution

@@ -9,25 +9,15 @@ runs coordinate descent with Anderson extrapolation on that working set.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from hyperlasso.inner import _cd, datafits
+from hyperlasso.inner.convergence import warn_not_converged
 from hyperlasso.inner.problem import InnerProblem
 
 STOP_CRITERIA = ("gap", "kkt")
-
-
-class InnerConvergenceWarning(ConvergenceWarning):
-    """The inner solver stopped before its tolerance; ``gap`` and ``kkt`` say where."""
-
-    def __init__(self, message: str, gap: float, kkt: float):
-        super().__init__(message)
-        self.gap = gap
-        self.kkt = kkt
 
 
 @dataclass(frozen=True)
@@ -147,13 +137,13 @@ def solve(
     opt = measure_optimality(problem, w, b)
     converged = (opt.gap if stop == "gap" else opt.kkt) <= tol
     if not converged:
-        warnings.warn(InnerConvergenceWarning(
-            f"Inner solver stopped before its tolerance: {stop} = "
-            f"{opt.gap if stop == 'gap' else opt.kkt:.3e} > tol = {tol:.1e} after "
-            f"{n_iter} iterations (relative duality gap {opt.gap:.3e}, optimality "
-            f"violation {opt.kkt:.3e}). Raise max_iter or loosen tol.",
-            gap=opt.gap, kkt=opt.kkt,
-        ), stacklevel=2)
+        achieved = opt.gap if stop == "gap" else opt.kkt
+        warn_not_converged(
+            f"Inner solver stopped before its tolerance: {stop} = {achieved:.3e} > "
+            f"tol = {tol:.1e} after {n_iter} iterations (relative duality gap "
+            f"{opt.gap:.3e}, optimality violation {opt.kkt:.3e}). Raise max_iter or "
+            "loosen tol.", gap=opt.gap, kkt=opt.kkt,
+        )
     return _solution(w, b, opt, n_iter, n_epochs, converged)
 
 
