@@ -144,10 +144,9 @@ def hypergradient(
             f"alpha = {ctx.alpha} gives an all-zero solution (alpha >= alpha_max): "
             "the hypergradient is zero; start from a smaller alpha."), stacklevel=2)
         gradient = np.zeros_like(gradient)
-    value = ctx.criterion.value_and_grad(out.solution.coef, out.solution.intercept)[0]
     gradient = float(gradient) if np.ndim(ctx.alpha) == 0 else np.asarray(gradient)
     return HypergradientResult(
-        value=float(value), gradient=gradient, solution=out.solution, method=method,
+        value=float(out.value), gradient=gradient, solution=out.solution, method=method,
         linear_solver=out.linear_solver, note=out.note,
         warm_start=WarmStart(out.solution.coef, out.solution.intercept, out.jacobian),
     )

@@ -74,9 +74,9 @@ def forward(ctx: Context) -> MethodOutput:
         opt = measure_optimality(problem, w, b)
         converged = _reached(ctx, opt) and _settled(J, previous)
     _warn_if_capped(n_epochs, "forward differentiation")
-    _, grad_coef, grad_intercept = ctx.criterion.value_and_grad(w, b)
+    value, grad_coef, grad_intercept = ctx.criterion.value_and_grad(w, b)
     gradient = J.T @ grad_coef + grad_intercept * Jb
-    return MethodOutput(_solution(w, b, opt, n_epochs, converged),
+    return MethodOutput(_solution(w, b, opt, n_epochs, converged), value,
                         gradient.reshape(np.shape(ctx.alpha)))
 
 
@@ -104,7 +104,7 @@ def backward(ctx: Context) -> MethodOutput:
         opt = measure_optimality(problem, w, b)
         converged = _reached(ctx, opt) and _settled(W_out[-1], W_out[-2])
     _warn_if_capped(n_epochs, "backward differentiation")
-    _, grad_coef, grad_intercept = ctx.criterion.value_and_grad(w, b)
+    value, grad_coef, grad_intercept = ctx.criterion.value_and_grad(w, b)
     W, B = np.concatenate(W_chunks), np.concatenate(b_chunks)
     del W_chunks
     g_lam, g_l2 = _kernels.backward_pass(
@@ -113,4 +113,4 @@ def backward(ctx: Context) -> MethodOutput:
         problem.fit_intercept, grad_coef.copy(), grad_intercept,
     )
     gradient = ctx.model.pullback(g_lam, g_l2, ctx.alpha)
-    return MethodOutput(_solution(w, b, opt, n_epochs, converged), gradient)
+    return MethodOutput(_solution(w, b, opt, n_epochs, converged), value, gradient)

@@ -71,6 +71,7 @@ class MethodOutput:
     """What a method returns: solution, gradient in alpha, and what it used."""
 
     solution: InnerSolution
+    value: float
     gradient: np.ndarray
     linear_solver: str | None = None
     jacobian: JacobianState | None = None
@@ -89,13 +90,14 @@ def _inner_solution(ctx: Context) -> InnerSolution:
                          0, 0, converged)
 
 
-def _adjoint_gradient(ctx, system: RestrictedSystem, solver) -> np.ndarray:
-    _, grad_coef, grad_intercept = ctx.criterion.value_and_grad(
+def _adjoint_gradient(ctx, system: RestrictedSystem, solver) -> tuple[float, np.ndarray]:
+    """Criterion value and its gradient in alpha by one adjoint solve."""
+    value, grad_coef, grad_intercept = ctx.criterion.value_and_grad(
         system.coef, system.intercept
     )
     adjoint = solver(system.restrict(grad_coef, grad_intercept))
     g_lam, g_l2 = system.pullback(adjoint)
-    return ctx.model.pullback(g_lam, g_l2, ctx.alpha)
+    return value, ctx.model.pullback(g_lam, g_l2, ctx.alpha)
 
 
 def implicit(ctx: Context) -> MethodOutput:
@@ -107,8 +109,8 @@ def implicit(ctx: Context) -> MethodOutput:
 def _implicit_at(ctx: Context, solution: InnerSolution, note: str = "") -> MethodOutput:
     system = RestrictedSystem.at(ctx.problem, solution.coef, solution.intercept)
     linear_solver = choose_linear_solver(ctx.linear_solver, system.size)
-    gradient = _adjoint_gradient(ctx, system, factorize(system, linear_solver))
-    return MethodOutput(solution, gradient, linear_solver, note=note)
+    value, gradient = _adjoint_gradient(ctx, system, factorize(system, linear_solver))
+    return MethodOutput(solution, value, gradient, linear_solver, note=note)
 
 
 def polish(ctx: Context) -> MethodOutput:
@@ -135,8 +137,8 @@ def polish(ctx: Context) -> MethodOutput:
     new_system = RestrictedSystem.at(ctx.problem, coef, intercept)
     if ctx.problem.datafit != datafits.QUADRATIC:  # the Hessian moved with the point
         solver = factorize(new_system, linear_solver)
-    return MethodOutput(polished, _adjoint_gradient(ctx, new_system, solver),
-                        linear_solver)
+    value, gradient = _adjoint_gradient(ctx, new_system, solver)
+    return MethodOutput(polished, value, gradient, linear_solver)
 
 
 def _polish_rejection(problem, system, coef, intercept, opt) -> str:
@@ -163,8 +165,11 @@ def implicit_forward(ctx: Context) -> MethodOutput:
     problem, support = ctx.problem, solution.support
     dlam, dl2 = ctx.model.directions(ctx.alpha, problem.n_features)
     active = np.flatnonzero(np.any(dlam[support] != 0, axis=0) | (dl2 != 0))
+    value, grad_coef, grad_intercept = ctx.criterion.value_and_grad(
+        solution.coef, solution.intercept
+    )
     if active.size == 0:  # empty support: nothing moves with alpha
-        return MethodOutput(solution, np.zeros(np.shape(ctx.alpha)))
+        return MethodOutput(solution, value, np.zeros(np.shape(ctx.alpha)))
     J, Jb = _warm_jacobian(ctx.jacobian, support, active, problem.fit_intercept)
     z = problem.linear_predictor(solution.coef, solution.intercept)
     ZJ = np.asarray(problem.design.columns(support) @ J).reshape(len(z), active.size)
@@ -176,13 +181,11 @@ def implicit_forward(ctx: Context) -> MethodOutput:
         JACOBIAN_RTOL, MAX_EPOCHS,
     )
     _warn_if_capped(epochs, "implicit forward sweeps")
-    _, grad_coef, grad_intercept = ctx.criterion.value_and_grad(
-        solution.coef, solution.intercept
-    )
     gradient = np.zeros(dl2.size)
     gradient[active] = J.T @ grad_coef[support] + grad_intercept * Jb
     state = JacobianState(support, active, J, Jb)
-    return MethodOutput(solution, gradient.reshape(np.shape(ctx.alpha)), jacobian=state)
+    return MethodOutput(solution, value, gradient.reshape(np.shape(ctx.alpha)),
+                        jacobian=state)
 
 
 def _warm_jacobian(state, support, active, fit_intercept):

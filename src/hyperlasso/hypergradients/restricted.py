@@ -85,12 +85,15 @@ class RestrictedSystem:
         )
 
     def dense(self) -> np.ndarray:
-        """H as a dense (size, size) array."""
-        A = self.X_S.toarray() if sp.issparse(self.X_S) else np.asarray(self.X_S)
+        """H as a dense (size, size) array (Gram products stay sparse for sparse X)."""
+        n, k = self.problem.n_samples, self.support.size
+        weighted = _scale_rows(self.X_S, self.curvature)
+        H = np.zeros((self.size, self.size))
+        H[:k, :k] = _to_dense(self.X_S.T @ weighted) / n
+        H[np.arange(k), np.arange(k)] += self.problem.l2
         if self.problem.fit_intercept:
-            A = np.column_stack([A, np.ones(A.shape[0])])
-        H = A.T @ (self.curvature[:, None] * A) / self.problem.n_samples
-        H[np.arange(self.support.size), np.arange(self.support.size)] += self.problem.l2
+            H[:k, k] = H[k, :k] = np.asarray(weighted.sum(axis=0)).ravel() / n
+            H[k, k] = np.sum(self.curvature) / n
         return H
 
     def optimality_map(self) -> np.ndarray:
@@ -118,6 +121,17 @@ class RestrictedSystem:
         coef = self.coef.copy()
         coef[self.support] -= step_w
         return coef, self.intercept - step_b
+
+
+def _scale_rows(matrix, weights: np.ndarray):
+    """diag(weights) @ matrix, for a dense or a sparse matrix."""
+    if sp.issparse(matrix):
+        return sp.csc_matrix(matrix.multiply(weights[:, None]))
+    return weights[:, None] * matrix
+
+
+def _to_dense(matrix) -> np.ndarray:
+    return matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
 
 
 def choose_linear_solver(linear_solver: str, size: int) -> str:
