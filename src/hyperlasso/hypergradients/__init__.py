@@ -8,8 +8,11 @@ from hyperlasso.hypergradients.api import (
     METHODS,
     AllZeroWarning,
     HypergradientResult,
+    Settings,
     WarmStart,
     hypergradient,
+    hypergradient_on,
 )
 
-__all__ = ["METHODS", "AllZeroWarning", "HypergradientResult", "WarmStart", "hypergradient"]
+__all__ = ["METHODS", "AllZeroWarning", "HypergradientResult", "Settings", "WarmStart",
+           "hypergradient", "hypergradient_on"]

@@ -23,7 +23,7 @@ from hyperlasso.inner._design import col_axpy, column
 from hyperlasso.inner.datafits import LIPSCHITZ_FACTOR, col_grad, d2loss
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _curved_projection(rows, vals, z, y, kind, ZJ, out):
     """out[k] = sum_i X_ij c_i ZJ[i, k] over the column's entries."""
     out[:] = 0.0
@@ -34,7 +34,7 @@ def _curved_projection(rows, vals, z, y, kind, ZJ, out):
             out[k] += weight * ZJ[i, k]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _add_to_rows(rows, vals, delta, ZJ):
     for t in range(rows.shape[0]):
         i = rows[t]
@@ -42,7 +42,7 @@ def _add_to_rows(rows, vals, delta, ZJ):
             ZJ[i, k] += vals[t] * delta[k]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def forward_epochs(X, y, kind, w, z, b, lam, l2, lipschitz, fit_intercept,
                    dlam, dl2, J, Jb, ZJ, n_epochs):
     """Run ``n_epochs`` of cyclic CD on all features, propagating J = dw/dalpha.
@@ -88,7 +88,7 @@ def forward_epochs(X, y, kind, w, z, b, lam, l2, lipschitz, fit_intercept,
     return b
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def recorded_epochs(X, y, kind, w, z, b, lam, l2, lipschitz, fit_intercept,
                     W_out, b_out):
     """Run ``len(b_out)`` CD epochs on all features, storing w and b after each."""
@@ -100,7 +100,7 @@ def recorded_epochs(X, y, kind, w, z, b, lam, l2, lipschitz, fit_intercept,
     return b
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _reverse_feature(rows, vals, z, y, kind, state, step, factor, c, u, j):
     """Adjoint of one feature update; returns (a_j * dnew/dlam_j, a_j * dnew/dl2)."""
     n = z.shape[0]
@@ -119,7 +119,7 @@ def _reverse_feature(rows, vals, z, y, kind, state, step, factor, c, u, j):
     return -a_j * factor * step * sign, -a_j * factor * step * state
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def backward_pass(X, y, kind, W, B, z, l2, lipschitz, fit_intercept, c, c_b):
     """Reverse-mode differentiation through the recorded epochs.
 
@@ -154,7 +154,7 @@ def backward_pass(X, y, kind, W, B, z, l2, lipschitz, fit_intercept, c, c_b):
     return g_lam, g_l2
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _max_abs(a):
     m = 0.0
     for v in a.ravel():
@@ -162,7 +162,7 @@ def _max_abs(a):
     return m
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def implicit_forward_sweeps(X, S, y, kind, z, coef, l2, dlam_S, dl2, J, Jb, ZJ,
                             fit_intercept, tol, max_epochs):
     """Gauss-Seidel sweeps on H J = -B restricted to the support S (frozen).

@@ -132,17 +132,91 @@ def hypergradient(
     HypergradientResult
     """
     model = make_model(model)
-    run, method = _resolve_method(method)
-    ctx = _context(model, criterion, alpha, X, y, method, tol, stop, linear_solver,
-                   max_iter, warm_start)
-    if coef is not None:
-        ctx = _at_given_point(ctx, method, coef, intercept)
-    out = run(ctx)
+    X = check_matrix(X, "X")
+    y = check_vector(model.check_target(y), X.shape[0], "y")
+    settings = Settings(method, tol, stop, linear_solver, max_iter)
+    given = None if coef is None else (coef, intercept)
+    return hypergradient_on(model, criterion, alpha, Design(X), y, settings,
+                            warm_start, given)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to compute a hypergradient (see :func:`hypergradient` for the meaning)."""
+
+    method: str = "auto"
+    tol: float | None = None
+    stop: str = "gap"
+    linear_solver: str = "auto"
+    max_iter: int = 100
+
+    def resolved(self) -> Settings:
+        """Validated copy with ``"auto"`` and the default tolerance filled in."""
+        method = "polish" if self.method == "auto" else self.method
+        if method not in METHODS:
+            raise ValueError(
+                f"method must be 'auto' or one of {sorted(METHODS)}, got {self.method!r}."
+            )
+        if self.stop not in STOP_CRITERIA:
+            raise ValueError(f"stop must be one of {STOP_CRITERIA}, got {self.stop!r}.")
+        choose_linear_solver(self.linear_solver, 0)
+        tol = self.tol
+        if tol is None:
+            tol = POLISH_TOL if method == "polish" else PLAIN_TOL
+        if not (np.isfinite(tol) and tol > 0):
+            raise ValueError(f"tol must be a positive finite number, got {tol!r}.")
+        return replace(self, method=method, tol=float(tol))
+
+
+def hypergradient_on(
+    model: Model,
+    criterion,
+    alpha,
+    design: Design,
+    y: np.ndarray,
+    settings: Settings = Settings(),
+    warm_start: WarmStart | None = None,
+    given: tuple[np.ndarray, float] | None = None,
+) -> HypergradientResult:
+    """:func:`hypergradient` on validated data, for loops over many alphas.
+
+    Parameters
+    ----------
+    model : Model
+    criterion : object with ``value_and_grad(coef, intercept)``
+    alpha : float or array-like
+    design : Design
+        Validated design (its column statistics are computed once and reused).
+    y : ndarray of shape (n_samples,)
+        Target already converted by ``model.check_target``.
+    settings : Settings
+    warm_start : WarmStart, optional
+    given : tuple (coef, intercept), optional
+        Evaluate at this point instead of solving (see ``coef=``).
+
+    Returns
+    -------
+    HypergradientResult
+    """
+    settings = settings.resolved()
+    alpha = model.check_alpha(alpha, design.shape[1])
+    _check_criterion(criterion, design.shape[1])
+    start = None if warm_start is None else (warm_start.coef, warm_start.intercept)
+    ctx = Context(model, model.problem(alpha, design, y), alpha, criterion, settings.tol,
+                  settings.stop, settings.max_iter, settings.linear_solver, start,
+                  None if warm_start is None else warm_start.jacobian)
+    if given is not None:
+        ctx = _at_given_point(ctx, settings.method, *given)
+    out = METHODS[settings.method](ctx)
+    return _result(ctx, out, settings.method)
+
+
+def _result(ctx: Context, out, method: str) -> HypergradientResult:
     gradient = out.gradient
     if out.solution.support.size == 0:
         warnings.warn(AllZeroWarning(
             f"alpha = {ctx.alpha} gives an all-zero solution (alpha >= alpha_max): "
-            "the hypergradient is zero; start from a smaller alpha."), stacklevel=2)
+            "the hypergradient is zero; start from a smaller alpha."), stacklevel=3)
         gradient = np.zeros_like(gradient)
     gradient = float(gradient) if np.ndim(ctx.alpha) == 0 else np.asarray(gradient)
     return HypergradientResult(
@@ -150,36 +224,6 @@ def hypergradient(
         linear_solver=out.linear_solver, note=out.note,
         warm_start=WarmStart(out.solution.coef, out.solution.intercept, out.jacobian),
     )
-
-
-def _resolve_method(method: str):
-    if method == "auto":
-        method = "polish"
-    if method not in METHODS:
-        raise ValueError(
-            f"method must be 'auto' or one of {sorted(METHODS)}, got {method!r}."
-        )
-    return METHODS[method], method
-
-
-def _context(model, criterion, alpha, X, y, method, tol, stop, linear_solver,
-             max_iter, warm_start) -> Context:
-    X = check_matrix(X, "X")
-    y = check_vector(model.check_target(y), X.shape[0], "y")
-    alpha = model.check_alpha(alpha, X.shape[1])
-    _check_criterion(criterion, X.shape[1])
-    if stop not in STOP_CRITERIA:
-        raise ValueError(f"stop must be one of {STOP_CRITERIA}, got {stop!r}.")
-    choose_linear_solver(linear_solver, 0)
-    if tol is None:
-        tol = POLISH_TOL if method == "polish" else PLAIN_TOL
-    if not (np.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be a positive finite number, got {tol!r}.")
-    start = None if warm_start is None else (warm_start.coef, warm_start.intercept)
-    jacobian = None if warm_start is None else warm_start.jacobian
-    problem = model.problem(alpha, Design(X), y)
-    return Context(model, problem, alpha, criterion, float(tol), stop, max_iter,
-                   linear_solver, start, jacobian)
 
 
 def _at_given_point(ctx: Context, method: str, coef, intercept) -> Context:

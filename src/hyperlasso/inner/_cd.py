@@ -13,7 +13,7 @@ from hyperlasso.inner._design import col_axpy
 from hyperlasso.inner.datafits import LIPSCHITZ_FACTOR, col_grad, dloss, value
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def prox_1d(u, step, lam_j, l2):
     """Prox of step * (lam_j |.| + l2/2 (.)^2) at u: soft-thresholding then shrinkage."""
     t = step * lam_j
@@ -24,7 +24,7 @@ def prox_1d(u, step, lam_j, l2):
     return 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def intercept_gradient(z, y, kind):
     """Return the derivative of the datafit in the intercept."""
     s = 0.0
@@ -33,7 +33,7 @@ def intercept_gradient(z, y, kind):
     return s / z.shape[0]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def violations(grad, w, lam, l2, features):
     """Distance of -grad_j to the subdifferential of the penalty, for j in features."""
     out = np.empty(features.shape[0])
@@ -49,7 +49,7 @@ def violations(grad, w, lam, l2, features):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def cd_epoch(X, y, kind, w, z, b, lam, l2, ws, lipschitz, fit_intercept):
     """One cyclic pass of coordinate descent over ``ws``; updates w, z; returns b."""
     for t in range(ws.shape[0]):
@@ -69,7 +69,7 @@ def cd_epoch(X, y, kind, w, z, b, lam, l2, ws, lipschitz, fit_intercept):
     return b
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def penalty_value(w, lam, l2, ws):
     """Return sum_{j in ws} lam_j |w_j| + l2/2 w_j^2."""
     total = 0.0
@@ -79,7 +79,7 @@ def penalty_value(w, lam, l2, ws):
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def subproblem_violation(X, y, kind, w, z, lam, l2, ws, fit_intercept):
     """Largest optimality violation over ``ws`` (and the intercept)."""
     grad_ws = np.empty(w.shape[0])
@@ -91,7 +91,7 @@ def subproblem_violation(X, y, kind, w, z, lam, l2, ws, fit_intercept):
     return worst
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def anderson_extrapolate(history):
     """Anderson weights c (sum 1) from the last K+1 iterates, rows of ``history``.
 
@@ -111,12 +111,12 @@ def anderson_extrapolate(history):
     return c / np.sum(c)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _objective(y, kind, w, z, lam, l2, ws):
     return value(kind, z, y) + penalty_value(w, lam, l2, ws)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _record_state(w, b, z, ws, w_hist, z_hist, row):
     for t in range(ws.shape[0]):
         w_hist[row, t] = w[ws[t]]
@@ -124,7 +124,7 @@ def _record_state(w, b, z, ws, w_hist, z_hist, row):
     z_hist[row] = z
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _try_anderson(y, kind, w, z, b, lam, l2, ws, w_hist, z_hist):
     """Replace (w, z, b) by the Anderson extrapolation if it lowers the objective."""
     c = anderson_extrapolate(w_hist)
@@ -143,7 +143,7 @@ def _try_anderson(y, kind, w, z, b, lam, l2, ws, w_hist, z_hist):
     return b
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def solve_subproblem(X, y, kind, w, z, b, lam, l2, ws, lipschitz, fit_intercept,
                      tol_in, max_epochs):
     """Coordinate descent with Anderson acceleration on the working set ``ws``.

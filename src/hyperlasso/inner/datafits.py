@@ -24,7 +24,7 @@ LOGISTIC = 1
 LIPSCHITZ_FACTOR = (1.0, 0.25)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def sigmoid(t):
     """Numerically stable logistic function 1 / (1 + exp(-t))."""
     if t >= 0:
@@ -33,7 +33,7 @@ def sigmoid(t):
     return e / (1.0 + e)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def dloss(kind, z, y):
     """Derivative in z of the loss of one sample (times n)."""
     if kind == QUADRATIC:
@@ -41,7 +41,7 @@ def dloss(kind, z, y):
     return -y * sigmoid(-y * z)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def d2loss(kind, z, y):
     """Second derivative in z of the loss of one sample (times n)."""
     if kind == QUADRATIC:
@@ -50,7 +50,7 @@ def d2loss(kind, z, y):
     return s * (1.0 - s)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def value(kind, z, y):
     """Return F(z)."""
     n = z.shape[0]
@@ -64,7 +64,7 @@ def value(kind, z, y):
     return total / n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def raw_gradient(kind, z, y):
     """Return the gradient of F in z, shape (n,)."""
     n = z.shape[0]
@@ -74,7 +74,7 @@ def raw_gradient(kind, z, y):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def curvature(kind, z, y):
     """Return n times the diagonal of the Hessian of F in z, shape (n,)."""
     n = z.shape[0]
@@ -84,7 +84,7 @@ def curvature(kind, z, y):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def dual_value(kind, theta, y):
     """Return -F*(-theta), the dual objective's datafit part.
 
