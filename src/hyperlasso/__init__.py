@@ -5,6 +5,12 @@ restricted to the support of the solution.
 """
 
 from hyperlasso.criteria import HeldOutLogistic, HeldOutMSE
+from hyperlasso.estimators import (
+    ElasticNetCV,
+    LassoCV,
+    SparseLogisticRegressionCV,
+    WeightedLassoCV,
+)
 from hyperlasso.hypergradients import (
     AllZeroWarning,
     HypergradientResult,
@@ -24,6 +30,7 @@ from hyperlasso.inner.solver import InnerSolution
 __version__ = "0.1.0"
 
 __all__ = [
+    "ElasticNetCV", "LassoCV", "SparseLogisticRegressionCV", "WeightedLassoCV",
     "AllZeroWarning", "ElasticNet", "HeldOutLogistic", "HeldOutMSE",
     "HypergradientResult", "InnerConvergenceWarning", "InnerSolution", "Lasso",
     "SparseLogisticRegression", "WarmStart", "WeightedLasso", "alpha_max", "fit",

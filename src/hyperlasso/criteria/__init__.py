@@ -1,5 +1,9 @@
-"""Layer 3: what is minimized (held-out losses) and its gradient in the coefficients."""
+"""Layer 3: what is minimized (held-out losses, K-fold CV, SURE) and its gradient."""
 
 from hyperlasso.criteria.heldout import HeldOutLogistic, HeldOutMSE
+from hyperlasso.criteria.objectives import Evaluation, Fold, FoldObjective
+from hyperlasso.criteria.splits import CRITERIA, make_objective
+from hyperlasso.criteria.sure import sure_objective
 
-__all__ = ["HeldOutLogistic", "HeldOutMSE"]
+__all__ = ["CRITERIA", "Evaluation", "Fold", "FoldObjective", "HeldOutLogistic",
+           "HeldOutMSE", "make_objective", "sure_objective"]

@@ -136,8 +136,8 @@ def hypergradient(
     y = check_vector(model.check_target(y), X.shape[0], "y")
     settings = Settings(method, tol, stop, linear_solver, max_iter)
     given = None if coef is None else (coef, intercept)
-    return hypergradient_on(model, criterion, alpha, Design(X), y, settings,
-                            warm_start, given)
+    design = Design.of(X, model.fit_intercept)
+    return hypergradient_on(model, criterion, alpha, design, y, settings, warm_start, given)
 
 
 @dataclass(frozen=True)
@@ -177,6 +177,7 @@ def hypergradient_on(
     settings: Settings = Settings(),
     warm_start: WarmStart | None = None,
     given: tuple[np.ndarray, float] | None = None,
+    warn_all_zero: bool = True,
 ) -> HypergradientResult:
     """:func:`hypergradient` on validated data, for loops over many alphas.
 
@@ -193,6 +194,9 @@ def hypergradient_on(
     warm_start : WarmStart, optional
     given : tuple (coef, intercept), optional
         Evaluate at this point instead of solving (see ``coef=``).
+    warn_all_zero : bool, default=True
+        Warn when alpha gives an all-zero solution (outer loops that visit
+        alpha_max on purpose turn it off).
 
     Returns
     -------
@@ -208,16 +212,17 @@ def hypergradient_on(
     if given is not None:
         ctx = _at_given_point(ctx, settings.method, *given)
     out = METHODS[settings.method](ctx)
-    return _result(ctx, out, settings.method)
+    return _result(ctx, out, settings.method, warn_all_zero)
 
 
-def _result(ctx: Context, out, method: str) -> HypergradientResult:
+def _result(ctx: Context, out, method: str, warn_all_zero: bool) -> HypergradientResult:
     gradient = out.gradient
     if out.solution.support.size == 0:
-        warnings.warn(AllZeroWarning(
-            f"alpha = {ctx.alpha} gives an all-zero solution (alpha >= alpha_max): "
-            "the hypergradient is zero; start from a smaller alpha."), stacklevel=3)
         gradient = np.zeros_like(gradient)
+        if warn_all_zero:
+            warnings.warn(AllZeroWarning(
+                f"alpha = {ctx.alpha} gives an all-zero solution (alpha >= alpha_max): "
+                "the hypergradient is zero; start from a smaller alpha."), stacklevel=3)
     gradient = float(gradient) if np.ndim(ctx.alpha) == 0 else np.asarray(gradient)
     return HypergradientResult(
         value=float(out.value), gradient=gradient, solution=out.solution, method=method,

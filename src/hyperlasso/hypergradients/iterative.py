@@ -44,6 +44,12 @@ def _settled(current: np.ndarray, previous: np.ndarray) -> bool:
     return change <= JACOBIAN_RTOL * max(np.max(np.abs(current), initial=0.0), 1e-300)
 
 
+def _internal_start(ctx: Context):
+    """Start point, linear predictor and internal intercept of the kernels."""
+    w, b = _start(ctx)
+    return w, ctx.problem.linear_predictor(w, b), ctx.problem.internal_intercept(w, b)
+
+
 def _solution(w, b, opt, n_epochs, converged) -> InnerSolution:
     return InnerSolution(w, float(b), np.flatnonzero(w), opt.gap, opt.kkt,
                          n_epochs // CHECK_EVERY, n_epochs, converged)
@@ -58,23 +64,24 @@ def forward(ctx: Context) -> MethodOutput:
             f"method='forward' would carry a {dlam.shape} Jacobian; use 'implicit', "
             "'implicit_forward' or 'backward' for this many hyperparameters."
         )
-    w, b = _start(ctx)
-    z = problem.linear_predictor(w, b)
+    w, z, b_int = _internal_start(ctx)
     J, Jb = np.zeros(dlam.shape), np.zeros(dl2.size)
     ZJ = np.zeros((problem.n_samples, dl2.size))
     n_epochs, converged = 0, False
     while n_epochs < MAX_EPOCHS and not converged:
         previous = J.copy()
-        b = _kernels.forward_epochs(
-            problem.design.kernel_view, problem.y, problem.datafit, w, z, b,
+        b_int = _kernels.forward_epochs(
+            problem.design.kernel_view, problem.y, problem.datafit, w, z, b_int,
             problem.lam, problem.l2, problem.lipschitz, problem.fit_intercept,
             dlam, dl2, J, Jb, ZJ, CHECK_EVERY,
         )
         n_epochs += CHECK_EVERY
+        b = problem.external_intercept(w, b_int)
         opt = measure_optimality(problem, w, b)
         converged = _reached(ctx, opt) and _settled(J, previous)
     _warn_if_capped(n_epochs, "forward differentiation")
     value, grad_coef, grad_intercept = ctx.criterion.value_and_grad(w, b)
+    grad_coef = problem.internal_gradient(grad_coef, grad_intercept)
     gradient = J.T @ grad_coef + grad_intercept * Jb
     return MethodOutput(_solution(w, b, opt, n_epochs, converged), value,
                         gradient.reshape(np.shape(ctx.alpha)))
@@ -86,21 +93,21 @@ def backward(ctx: Context) -> MethodOutput:
     Memory is (epochs + 1) x n_features floats for the recorded iterates.
     """
     problem = ctx.problem
-    w, b = _start(ctx)
-    z = problem.linear_predictor(w, b)
-    W_chunks, b_chunks = [w.copy()[None, :]], [np.array([b])]
+    w, z, b_int = _internal_start(ctx)
+    W_chunks, b_chunks = [w.copy()[None, :]], [np.array([b_int])]
     n_epochs, converged = 0, False
     while n_epochs < MAX_EPOCHS and not converged:
         W_out = np.empty((CHECK_EVERY, problem.n_features))
         b_out = np.empty(CHECK_EVERY)
-        b = _kernels.recorded_epochs(
-            problem.design.kernel_view, problem.y, problem.datafit, w, z, b,
+        b_int = _kernels.recorded_epochs(
+            problem.design.kernel_view, problem.y, problem.datafit, w, z, b_int,
             problem.lam, problem.l2, problem.lipschitz, problem.fit_intercept,
             W_out, b_out,
         )
         W_chunks.append(W_out)
         b_chunks.append(b_out)
         n_epochs += CHECK_EVERY
+        b = problem.external_intercept(w, b_int)
         opt = measure_optimality(problem, w, b)
         converged = _reached(ctx, opt) and _settled(W_out[-1], W_out[-2])
     _warn_if_capped(n_epochs, "backward differentiation")
@@ -110,7 +117,8 @@ def backward(ctx: Context) -> MethodOutput:
     g_lam, g_l2 = _kernels.backward_pass(
         problem.design.kernel_view, problem.y, problem.datafit, W, B,
         problem.linear_predictor(w, b), problem.l2, problem.lipschitz,
-        problem.fit_intercept, grad_coef.copy(), grad_intercept,
+        problem.fit_intercept, problem.internal_gradient(grad_coef, grad_intercept).copy(),
+        grad_intercept,
     )
     gradient = ctx.model.pullback(g_lam, g_l2, ctx.alpha)
     return MethodOutput(_solution(w, b, opt, n_epochs, converged), value, gradient)

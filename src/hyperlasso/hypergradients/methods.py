@@ -182,6 +182,7 @@ def implicit_forward(ctx: Context) -> MethodOutput:
     )
     _warn_if_capped(epochs, "implicit forward sweeps")
     gradient = np.zeros(dl2.size)
+    grad_coef = problem.internal_gradient(grad_coef, grad_intercept)
     gradient[active] = J.T @ grad_coef[support] + grad_intercept * Jb
     state = JacobianState(support, active, J, Jb)
     return MethodOutput(solution, value, gradient.reshape(np.shape(ctx.alpha)),

@@ -105,7 +105,8 @@ class RestrictedSystem:
         return self._join(grad_w, np.sum(raw))
 
     def restrict(self, grad_coef: np.ndarray, grad_intercept: float) -> np.ndarray:
-        """The outer gradient on the system's unknowns (w_S, b)."""
+        """The outer gradient on the system's unknowns (w_S, internal intercept)."""
+        grad_coef = self.problem.internal_gradient(grad_coef, grad_intercept)
         return self._join(grad_coef[self.support], grad_intercept)
 
     def pullback(self, v: np.ndarray) -> tuple[np.ndarray, float]:
@@ -120,7 +121,8 @@ class RestrictedSystem:
         step_w, step_b = self._split(step)
         coef = self.coef.copy()
         coef[self.support] -= step_w
-        return coef, self.intercept - step_b
+        b_internal = self.problem.internal_intercept(self.coef, self.intercept) - step_b
+        return coef, self.problem.external_intercept(coef, b_internal)
 
 
 def _scale_rows(matrix, weights: np.ndarray):

@@ -13,7 +13,8 @@ from hyperlasso.inner.solver import InnerSolution, solve
 def _validated(model, X, y):
     model = make_model(model)
     X = check_matrix(X, "X")
-    return model, Design(X), check_vector(model.check_target(y), X.shape[0], "y")
+    return (model, Design.of(X, model.fit_intercept),
+            check_vector(model.check_target(y), X.shape[0], "y"))
 
 
 def fit(

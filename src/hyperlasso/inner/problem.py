@@ -27,10 +27,27 @@ class Design:
     Parameters
     ----------
     matrix : ndarray of shape (n_samples, n_features) or scipy.sparse CSC matrix
-        float64 design.
+        float64 design, centered if ``offset`` is given.
+    offset : ndarray of shape (n_features,) or None
+        Column means subtracted from a dense design (see ``Design.of``).
     """
 
     matrix: object
+    offset: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, X, fit_intercept: bool) -> Design:
+        """The design the solvers use for X.
+
+        With an intercept, a dense X is centered: Xw + b = X_c w + (b + mean(X).w),
+        an exact change of variables of the intercept that removes the coupling
+        between it and the features (coordinate descent would crawl on columns
+        with large means). Sparse X is kept as is, to stay sparse.
+        """
+        if fit_intercept and not sp.issparse(X):
+            offset = np.asarray(X).mean(axis=0)
+            return cls(np.asfortranarray(X - offset), offset)
+        return cls(X)
 
     @cached_property
     def kernel_view(self):
@@ -128,8 +145,23 @@ class InnerProblem:
         return float(np.log(frac / (1.0 - frac)))
 
     def linear_predictor(self, w: np.ndarray, b: float) -> np.ndarray:
-        """Return z = Xw + b, shape (n_samples,)."""
-        return self.design.matvec(w) + b
+        """Return z = Xw + b (original intercept b), shape (n_samples,)."""
+        return self.design.matvec(w) + self.internal_intercept(w, b)
+
+    def internal_intercept(self, w: np.ndarray, b: float) -> float:
+        """The intercept of the centered design: b + mean(X).w."""
+        offset = self.design.offset
+        return b if offset is None else b + float(np.dot(offset, w))
+
+    def external_intercept(self, w: np.ndarray, b_internal: float) -> float:
+        """The user's intercept from the centered design's one."""
+        offset = self.design.offset
+        return b_internal if offset is None else b_internal - float(np.dot(offset, w))
+
+    def internal_gradient(self, grad_coef: np.ndarray, grad_intercept: float):
+        """Gradient in w at fixed internal intercept, from the one at fixed b."""
+        offset = self.design.offset
+        return grad_coef if offset is None else grad_coef - offset * grad_intercept
 
     def gradient_at_zero(self) -> np.ndarray:
         """Gradient of the datafit in w at w = 0 (optimal intercept), shape (p,)."""

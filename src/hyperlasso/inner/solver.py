@@ -128,11 +128,12 @@ def solve(
         best_kkt = min(best_kkt, opt.kkt)
         ws = select_working_set(opt.violations, w, _working_set_size(w))
         z = problem.linear_predictor(w, b)
-        b, epochs = _cd.solve_subproblem(
-            problem.design.kernel_view, problem.y, problem.datafit, w, z, b,
-            problem.lam, problem.l2, ws, lipschitz, problem.fit_intercept,
-            _subproblem_tolerance(opt, ws, stop, tol), max_epochs,
+        b_internal, epochs = _cd.solve_subproblem(
+            problem.design.kernel_view, problem.y, problem.datafit, w, z,
+            problem.internal_intercept(w, b), problem.lam, problem.l2, ws, lipschitz,
+            problem.fit_intercept, _subproblem_tolerance(opt, ws, stop, tol), max_epochs,
         )
+        b = problem.external_intercept(w, b_internal)
         n_epochs += epochs
     opt = measure_optimality(problem, w, b)
     converged = (opt.gap if stop == "gap" else opt.kkt) <= tol

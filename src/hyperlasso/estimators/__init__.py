@@ -1,0 +1,6 @@
+"""Layer 1: scikit-learn estimators that tune their penalties by hypergradient."""
+
+from hyperlasso.estimators.classifiers import SparseLogisticRegressionCV
+from hyperlasso.estimators.regressors import ElasticNetCV, LassoCV, WeightedLassoCV
+
+__all__ = ["ElasticNetCV", "LassoCV", "SparseLogisticRegressionCV", "WeightedLassoCV"]

@@ -1,0 +1,142 @@
+"""What every hyperlasso estimator shares: parameters, the tuning loop, the refit.
+
+``fit`` validates the data, builds the inner model and the objective (folds, warm
+starts: state that lives only inside ``fit``), runs the outer optimizer on
+theta = log(alpha), refits on all data at the best alpha and sets the fitted
+attributes. No math lives here.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from hyperlasso.criteria import CRITERIA, make_objective
+from hyperlasso.hypergradients import METHODS, Settings
+from hyperlasso.hyperparameters import LogScale, Space, default_space
+from hyperlasso.inner.models import Model
+from hyperlasso.inner.problem import Design
+from hyperlasso.inner.solver import InnerSolution, solve
+from hyperlasso.outer import OuterResult, make_optimizer
+
+OPTIMIZERS = {"lbfgs", "gd", "adam", "grid", "random", "tpe"}
+
+
+class HyperCVMixin(BaseEstimator):
+    """Base class of the estimators; subclasses say which inner model they tune."""
+
+    _parameter_constraints: dict = {
+        "criterion": [StrOptions(set(CRITERIA)), HasMethods(["value_and_grad"])],
+        "cv": ["cv_object"],
+        "hypergradient": [StrOptions({"auto", *METHODS}), Settings],
+        "optimizer": [StrOptions(OPTIMIZERS), HasMethods(["minimize"])],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "fit_intercept": ["boolean"],
+        "n_jobs": [Integral, None],
+        "sigma": [Interval(Real, 0, None, closed="neither"), None],
+        "verbose": ["verbose"],
+    }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def _model(self) -> Model:
+        raise NotImplementedError
+
+    def _settings(self) -> Settings:
+        if isinstance(self.hypergradient, Settings):
+            return self.hypergradient
+        return Settings(method=self.hypergradient, tol=self.tol)
+
+    def _tune(self, X, y_model, space: Space | None = None, model: Model | None = None):
+        """Run the outer optimization; return (model, space, OuterResult)."""
+        model = self._model() if model is None else model
+        objective = make_objective(self.criterion, model, X, y_model, self._settings(),
+                                   cv=self.cv, n_jobs=self.n_jobs, sigma=self.sigma)
+        if space is None:
+            space = default_space(model, Design.of(X, model.fit_intercept), y_model)
+        optimizer = make_optimizer(self.optimizer, **self._optimizer_options())
+        result = optimizer.minimize(LogScale(objective, space), space.theta0,
+                                    space.bounds, callback=self._progress(model))
+        return model, space, result
+
+    def _optimizer_options(self) -> dict:
+        if self.optimizer == "grid":
+            return {}
+        return {"max_iter": self.max_iter} if isinstance(self.optimizer, str) else {}
+
+    def _progress(self, model: Model):
+        if not self.verbose:
+            return None
+        start = time.perf_counter()
+
+        def report(n_eval, theta, evaluation):
+            print(f"[{type(self).__name__}] {model.name} evaluation {n_eval}: "
+                  f"criterion {evaluation.value:.6g}, mean |support| "
+                  f"{evaluation.support_size:.1f}, {time.perf_counter() - start:.2f} s",
+                  file=sys.stderr)
+        return report
+
+    def _refit(self, model: Model, X, y_model, alpha) -> InnerSolution:
+        design = Design.of(X, model.fit_intercept)
+        problem = model.problem(model.check_alpha(alpha, X.shape[1]), design, y_model)
+        return solve(problem, tol=min(self._settings().resolved().tol, 1e-8))
+
+    def _set_fitted(self, space: Space, result: OuterResult, solution: InnerSolution,
+                    history: dict) -> None:
+        self.alpha_ = space.alpha(result.theta)
+        self.best_score_ = result.value
+        self.n_iter_ = result.n_iter
+        self.history_ = history
+        self.inner_solution_ = solution
+
+
+def history_dict(space: Space, result: OuterResult, stage: str = "") -> dict:
+    """The outer history with alpha (not theta) and the gradient in alpha."""
+    history = result.history
+    alphas = np.exp(history.theta)
+    return {
+        "alpha": [space.alpha(t) for t in history.theta],
+        "value": history.value.tolist(),
+        "gradient": [_as_shape(g / a, space) for g, a in zip(history.grad, alphas,
+                                                            strict=True)],
+        "n_inner": history.n_inner.tolist(),
+        "time": history.time.tolist(),
+        "stage": [stage] * len(history),
+    }
+
+
+def concat_histories(first: dict, second: dict, offset: float) -> dict:
+    """Histories of two stages one after the other (times made cumulative)."""
+    merged = {key: list(first[key]) + list(second[key]) for key in first}
+    n_first = len(first["time"])
+    merged["time"][n_first:] = [t + offset for t in second["time"]]
+    return merged
+
+
+def _as_shape(values, space: Space):
+    values = np.asarray(values).reshape(space.shape)
+    return float(values) if space.shape == () else values
+
+
+def validate_X(estimator, X, reset: bool):
+    """scikit-learn validation for X: float64, CSR/CSC accepted, finite."""
+    return validate_data(estimator, X, accept_sparse=("csr", "csc"),
+                         dtype=[np.float64, np.float32], reset=reset)
+
+
+def linear_prediction(estimator, X) -> np.ndarray:
+    """X @ coef_ + intercept_ for a fitted regressor."""
+    check_is_fitted(estimator)
+    X = validate_X(estimator, X, reset=False)
+    intercept = np.ravel(estimator.intercept_)[0]
+    return np.asarray(X @ np.ravel(estimator.coef_)).ravel() + intercept

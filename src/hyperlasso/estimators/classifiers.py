@@ -1,0 +1,81 @@
+"""SparseLogisticRegressionCV: L1 logistic regression tuned by hypergradient descent."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.linear_model._base import LinearClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import validate_data
+
+from hyperlasso.estimators.base import HyperCVMixin, history_dict
+from hyperlasso.estimators.regressors import _PARAMETERS_DOC
+from hyperlasso.inner.models import SparseLogisticRegression
+
+
+class SparseLogisticRegressionCV(LinearClassifierMixin, ClassifierMixin, HyperCVMixin):
+    __doc__ = ("Binary L1 logistic regression whose alpha is tuned by hypergradient "
+               "descent.\n\n    mean(log(1 + exp(-y (Xw + b)))) + alpha ||w||_1 "
+               "(scikit-learn's C = 1 / (n alpha));\n    criterion 'cv' and 'holdout' "
+               "use the held-out logistic loss; coef_ has shape\n    (1, n_features) "
+               "as in scikit-learn.\n" + _PARAMETERS_DOC)
+
+    def __init__(self, *, criterion="cv", cv=5, hypergradient="auto", optimizer="lbfgs",
+                 max_iter=50, tol=1e-6, fit_intercept=True, n_jobs=None, verbose=0):
+        self.criterion = criterion
+        self.cv = cv
+        self.hypergradient = hypergradient
+        self.optimizer = optimizer
+        self.max_iter = max_iter
+        self.tol = tol
+        self.fit_intercept = fit_intercept
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    sigma = None  # SURE does not apply to classification
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    def _model(self):
+        return SparseLogisticRegression(fit_intercept=self.fit_intercept)
+
+    def fit(self, X, y):
+        """Tune alpha on (X, y) (two classes), then refit on all of it.
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,), two classes
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"),
+                             dtype=[np.float64, np.float32])
+        X = X.astype(np.float64, copy=False)
+        check_classification_targets(y)
+        target_type = type_of_target(y)
+        if target_type != "binary":
+            raise ValueError("Only binary classification is supported. The type of the "
+                             f"target is {target_type}.")
+        self.classes_ = np.unique(y)
+        if self.classes_.size < 2:
+            raise ValueError(f"y has 1 class ({self.classes_[0]!r}): "
+                             "SparseLogisticRegressionCV needs two.")
+        y_model = np.where(y == self.classes_[1], 1.0, -1.0)
+        model, space, result = self._tune(X, y_model)
+        solution = self._refit(model, X, y_model, space.alpha(result.theta))
+        self._set_fitted(space, result, solution, history_dict(space, result))
+        self.coef_ = solution.coef[None, :]
+        self.intercept_ = np.array([solution.intercept])
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape (n_samples, 2), columns in ``classes_`` order."""
+        positive = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        return np.column_stack([1.0 - positive, positive])

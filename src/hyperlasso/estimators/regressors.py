@@ -1,0 +1,158 @@
+"""LassoCV, ElasticNetCV and WeightedLassoCV: penalties tuned by hypergradient descent."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.utils.validation import validate_data
+
+from hyperlasso.estimators.base import (
+    HyperCVMixin,
+    concat_histories,
+    history_dict,
+    linear_prediction,
+)
+from hyperlasso.hyperparameters import default_space
+from hyperlasso.inner.models import ElasticNet, Lasso, WeightedLasso
+from hyperlasso.inner.problem import Design
+
+_PARAMETERS_DOC = """
+    Parameters
+    ----------
+    criterion : {"cv", "holdout", "sure"} or criterion object, default="cv"
+        What is minimized: K-fold cross-validated MSE, the MSE on one held-out
+        split, SURE (needs ``sigma``), or a criterion on external validation data
+        such as ``hyperlasso.HeldOutMSE(X_val, y_val)``.
+    cv : int, cross-validation generator or iterable, default=5
+        Folds, as in scikit-learn (``KFold(cv)`` for an int).
+    hypergradient : str or hyperlasso.hypergradients.Settings, default="auto"
+        Hypergradient method ("auto", "polish", "implicit", "implicit_forward",
+        "forward", "backward") or full settings.
+    optimizer : {"lbfgs", "gd", "adam", "grid", "random", "tpe"} or object, \
+default="lbfgs"
+        Outer optimizer on log(alpha), or an instance from ``hyperlasso.outer``.
+    max_iter : int, default=50
+        Outer iterations (trials for random and TPE search).
+    tol : float, default=1e-6
+        Inner tolerance (relative duality gap) during the search; the refit on
+        all data uses min(tol, 1e-8).
+    fit_intercept : bool, default=True
+    n_jobs : int or None, default=None
+        Folds solved in parallel threads.
+    sigma : float or None, default=None
+        Noise level for ``criterion="sure"``.
+    verbose : int, default=0
+        Print one line per evaluation to stderr.
+
+    Attributes
+    ----------
+    alpha_ : float or ndarray
+        Tuned hyperparameters.
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : float
+    best_score_ : float
+        Criterion at ``alpha_`` (a loss: lower is better).
+    n_iter_ : int
+        Outer iterations.
+    history_ : dict of lists
+        One entry per evaluation: "alpha", "value", "gradient" (in alpha, NaN for
+        zero-order searches), "n_inner" (inner epochs), "time" (s), "stage".
+    inner_solution_ : InnerSolution
+        The refit's solution (support, achieved duality gap...).
+"""
+
+
+class _RegressorCV(RegressorMixin, HyperCVMixin):
+    def __init__(self, *, criterion="cv", cv=5, hypergradient="auto", optimizer="lbfgs",
+                 max_iter=50, tol=1e-6, fit_intercept=True, n_jobs=None, sigma=None,
+                 verbose=0):
+        self.criterion = criterion
+        self.cv = cv
+        self.hypergradient = hypergradient
+        self.optimizer = optimizer
+        self.max_iter = max_iter
+        self.tol = tol
+        self.fit_intercept = fit_intercept
+        self.n_jobs = n_jobs
+        self.sigma = sigma
+        self.verbose = verbose
+
+    def fit(self, X, y):
+        """Tune the penalties on (X, y), then refit on all of it.
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"),
+                             dtype=[np.float64, np.float32], y_numeric=True)
+        X = X.astype(np.float64, copy=False)
+        y = np.asarray(y, dtype=np.float64)
+        model, space, result, history = self._search(X, y)
+        solution = self._refit(model, X, y, space.alpha(result.theta))
+        self._set_fitted(space, result, solution, history)
+        self.coef_ = solution.coef
+        self.intercept_ = solution.intercept
+        return self
+
+    def _search(self, X, y):
+        model, space, result = self._tune(X, y)
+        return model, space, result, history_dict(space, result)
+
+    def predict(self, X) -> np.ndarray:
+        """Linear prediction X @ coef_ + intercept_, shape (n_samples,)."""
+        return linear_prediction(self, X)
+
+
+class LassoCV(_RegressorCV):
+    __doc__ = ("Lasso whose alpha is tuned by hypergradient descent.\n\n    "
+               "||y - Xw - b||^2 / (2n) + alpha ||w||_1.\n" + _PARAMETERS_DOC)
+
+    def _model(self):
+        return Lasso(fit_intercept=self.fit_intercept)
+
+
+class ElasticNetCV(_RegressorCV):
+    __doc__ = ("ElasticNet whose two penalties are tuned by hypergradient descent.\n\n"
+               "    ||y - Xw - b||^2 / (2n) + alpha_[0] ||w||_1 + alpha_[1] / 2 ||w||^2"
+               "\n    (scikit-learn's alpha * l1_ratio and alpha * (1 - l1_ratio)).\n"
+               + _PARAMETERS_DOC)
+
+    def _model(self):
+        return ElasticNet(fit_intercept=self.fit_intercept)
+
+
+class WeightedLassoCV(_RegressorCV):
+    __doc__ = ("Lasso with one penalty per feature, all tuned by hypergradient descent."
+               "\n\n    ||y - Xw - b||^2 / (2n) + sum_j alpha_j |w_j|; the search starts"
+               "\n    from the Lasso's tuned alpha (a first, scalar stage)."
+               + _PARAMETERS_DOC)
+
+    def _model(self):
+        return WeightedLasso(fit_intercept=self.fit_intercept)
+
+    def _search(self, X, y):
+        lasso, lasso_space, lasso_result = self._tune(
+            X, y, model=Lasso(fit_intercept=self.fit_intercept))
+        model = self._model()
+        space = default_space(model, Design.of(X, model.fit_intercept), y)
+        space = space.starting_at(np.clip(lasso_space.alpha(lasso_result.theta),
+                                          *np.exp(space.bounds[0])))
+        _, space, result = self._tune(X, y, space=space, model=model)
+        history = concat_histories(
+            _broadcast_alpha(history_dict(lasso_space, lasso_result, "lasso"), X.shape[1]),
+            history_dict(space, result, "weighted"), lasso_result.history.time[-1],
+        )
+        return model, space, result, history
+
+
+def _broadcast_alpha(history: dict, n_features: int) -> dict:
+    history["alpha"] = [np.full(n_features, a) for a in history["alpha"]]
+    history["gradient"] = [np.full(n_features, np.nan) for _ in history["gradient"]]
+    return history

@@ -1,0 +1,102 @@
+"""Hyperparameters in log scale: theta = log(alpha), default start and bounds.
+
+Outer optimizers work on theta, where positivity is free and the scales of
+penalties (often spread over decades) are even: dC/dtheta = alpha * dC/dalpha.
+Defaults follow the spec: start at alpha_max / 10, bounds [alpha_max 1e-4,
+alpha_max] for l1 weights; the l2 weight of the ElasticNet is scaled by the mean
+curvature L = mean_j ||X_j||^2 / n of the datafit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from hyperlasso.criteria.objectives import Evaluation
+from hyperlasso.inner.models import ElasticNet, Model, WeightedLasso
+from hyperlasso.inner.problem import Design
+
+#: Lower bound of l1 weights, relative to alpha_max.
+LOWER = 1e-4
+#: Start of l1 weights, relative to alpha_max.
+START = 0.1
+#: Bounds and start of the ElasticNet's l2 weight, relative to L.
+L2_BOUNDS = (1e-4, 1e2)
+L2_START = 1e-1
+
+
+@dataclass(frozen=True)
+class Space:
+    """Start point and bounds in theta, and the shape of alpha.
+
+    Attributes
+    ----------
+    theta0 : ndarray of shape (n_hyperparameters,)
+    bounds : ndarray of shape (n_hyperparameters, 2)
+    shape : tuple
+        Shape of alpha: () for one penalty, (2,) for the ElasticNet, (p,) ...
+    """
+
+    theta0: np.ndarray
+    bounds: np.ndarray
+    shape: tuple
+
+    def alpha(self, theta) -> float | np.ndarray:
+        """alpha = exp(theta), in the model's shape."""
+        alpha = np.exp(np.asarray(theta, dtype=float)).reshape(self.shape)
+        return float(alpha) if self.shape == () else alpha
+
+    def theta(self, alpha) -> np.ndarray:
+        """theta = log(alpha), flat."""
+        return np.log(np.asarray(alpha, dtype=float)).ravel()
+
+    def starting_at(self, alpha) -> Space:
+        """The same space started at ``alpha`` (must lie inside the bounds)."""
+        return replace(self, theta0=self.theta(np.broadcast_to(alpha, self.shape)))
+
+
+def default_space(model: Model, design: Design, y: np.ndarray) -> Space:
+    """Start and bounds for ``model`` on ``(design, y)`` (see the module docstring)."""
+    amax = float(np.max(model.alpha_max(design, y)))
+    if amax <= 0:
+        raise ValueError("alpha_max is 0: y is constant (or X is zero) on the training "
+                         "data, there is nothing to tune.")
+    l1 = [np.log(START * amax), np.log(LOWER * amax), np.log(amax)]
+    if isinstance(model, ElasticNet):
+        curvature = float(np.mean(design.col_sq_norms)) / design.shape[0]
+        l2 = [np.log(L2_START * curvature), *np.log(np.array(L2_BOUNDS) * curvature)]
+        return Space(np.array([l1[0], l2[0]]), np.array([l1[1:], l2[1:]]), (2,))
+    if isinstance(model, WeightedLasso):
+        p = design.shape[1]
+        bounds = np.tile([l1[1], np.log(10 * amax)], (p, 1))
+        return Space(np.full(p, l1[0]), bounds, (p,))
+    return Space(np.array([l1[0]]), np.array([l1[1:]]), ())
+
+
+@dataclass
+class LogScale:
+    """An objective in alpha seen in theta = log(alpha), by the chain rule."""
+
+    objective: object
+    space: Space
+
+    def value_and_grad(self, theta) -> Evaluation:
+        """Value and dC/dtheta = alpha * dC/dalpha (flat)."""
+        alpha = self.space.alpha(theta)
+        evaluation = self.objective.value_and_grad(alpha)
+        gradient = (np.asarray(alpha) * np.asarray(evaluation.gradient)).ravel()
+        return replace(evaluation, gradient=gradient)
+
+    def value(self, theta) -> Evaluation:
+        """Value only."""
+        return self.objective.value(self.space.alpha(theta))
+
+    @property
+    def tolerance(self) -> float:
+        """The objective's inner tolerance."""
+        return self.objective.tolerance
+
+    def set_tolerance(self, tol: float) -> None:
+        """Forward to the objective."""
+        self.objective.set_tolerance(tol)

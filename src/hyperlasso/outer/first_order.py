@@ -1,0 +1,166 @@
+"""First-order outer optimizers on theta = log(alpha), projected on the bounds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+
+from hyperlasso.outer.base import OuterResult, Recorder, check_bounds
+
+
+@dataclass
+class GradientDescent:
+    """Projected gradient descent with a backtracking line search.
+
+    The line search tolerates approximate gradients (Pedregosa 2016): a step is
+    accepted on sufficient decrease up to a slack of ``inner_tol`` times |f|, and
+    when the objective supports it (``set_tolerance``), the inner tolerance
+    decreases geometrically from ``initial_inner_tol`` to the objective's own.
+
+    Parameters
+    ----------
+    max_iter : int, default=50
+        Outer iterations.
+    tol : float, default=1e-5
+        Stop when the relative decrease of the objective over an iteration, and
+        the projected step, are below ``tol``.
+    initial_step : float, default=1.0
+        First step length in theta (log scale), adapted by the line search.
+    initial_inner_tol : float, default=1e-4
+        Inner tolerance of the first iterations (if the objective accepts one).
+    inner_tol_decay : float, default=0.5
+        Factor applied to the inner tolerance at each iteration.
+    """
+
+    max_iter: int = 50
+    tol: float = 1e-5
+    initial_step: float = 1.0
+    initial_inner_tol: float = 1e-4
+    inner_tol_decay: float = 0.5
+
+    def minimize(self, fun, theta0, bounds, callback=None) -> OuterResult:
+        """Minimize ``fun`` from ``theta0`` within ``bounds`` (shape (n, 2))."""
+        theta, bounds = check_bounds(theta0, bounds)
+        rec = Recorder(fun, bounds, callback)
+        schedule = _ToleranceSchedule(fun, self.initial_inner_tol, self.inner_tol_decay)
+        value, grad = rec.value_and_grad(theta)
+        step, message = self.initial_step / max(np.max(np.abs(grad)), 1e-12), "max_iter"
+        n_iter = 0
+        while n_iter < self.max_iter:
+            n_iter += 1
+            schedule.advance()
+            new_theta, new_value, new_grad, step = self._line_search(
+                rec, theta, value, grad, step, schedule.current)
+            if new_theta is None:
+                message = "line search failed to decrease the objective"
+                break
+            decrease = (value - new_value) / max(abs(value), 1e-300)
+            moved = np.max(np.abs(new_theta - theta))
+            theta, value, grad = new_theta, new_value, new_grad
+            if decrease < self.tol and moved < self.tol:
+                message = "converged"
+                break
+        schedule.finish()
+        return rec.result(n_iter, message)
+
+    @staticmethod
+    def _line_search(rec, theta, value, grad, step, slack_tol):
+        slack = slack_tol * abs(value)
+        for _ in range(30):
+            candidate = rec.project(theta - step * grad)
+            moved = candidate - theta
+            if not np.any(moved):
+                return None, value, grad, step
+            new_value, new_grad = rec.value_and_grad(candidate)
+            if new_value <= value + 0.5 * np.dot(grad, moved) + slack:
+                return candidate, new_value, new_grad, step * 1.5
+            step *= 0.5
+        return None, value, grad, step
+
+
+class _ToleranceSchedule:
+    """Decreasing inner tolerance, for objectives with ``set_tolerance``/``tolerance``."""
+
+    def __init__(self, fun, initial: float, decay: float):
+        self.fun = fun
+        self.active = callable(getattr(fun, "set_tolerance", None))
+        self.final = fun.tolerance if self.active else 0.0
+        self.current = max(initial, self.final)
+        self.decay = decay
+
+    def advance(self) -> None:
+        if self.active:
+            self.fun.set_tolerance(self.current)
+            self.current = max(self.current * self.decay, self.final)
+
+    def finish(self) -> None:
+        if self.active:
+            self.fun.set_tolerance(self.final)
+
+
+@dataclass
+class Adam:
+    """Adam (Kingma and Ba 2015) on theta, projected on the bounds.
+
+    Parameters
+    ----------
+    max_iter : int, default=50
+    learning_rate : float, default=0.1
+        Step in log scale (0.1 changes alpha by about 10 % per step).
+    beta1, beta2, eps : float
+        Adam's moment decays and regularizer.
+    tol : float, default=1e-4
+        Stop when the step in theta is below ``tol``.
+    """
+
+    max_iter: int = 50
+    learning_rate: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    tol: float = 1e-4
+
+    def minimize(self, fun, theta0, bounds, callback=None) -> OuterResult:
+        """Minimize ``fun`` from ``theta0`` within ``bounds`` (shape (n, 2))."""
+        theta, bounds = check_bounds(theta0, bounds)
+        rec = Recorder(fun, bounds, callback)
+        first, second = np.zeros_like(theta), np.zeros_like(theta)
+        message = "max_iter"
+        for iteration in range(1, self.max_iter + 1):
+            _, grad = rec.value_and_grad(theta)
+            first = self.beta1 * first + (1 - self.beta1) * grad
+            second = self.beta2 * second + (1 - self.beta2) * grad**2
+            unbiased = first / (1 - self.beta1**iteration)
+            scale = np.sqrt(second / (1 - self.beta2**iteration)) + self.eps
+            new_theta = rec.project(theta - self.learning_rate * unbiased / scale)
+            if np.max(np.abs(new_theta - theta)) < self.tol:
+                message = "converged"
+                break
+            theta = new_theta
+        return rec.result(iteration, message)
+
+
+@dataclass
+class LBFGS:
+    """L-BFGS-B from scipy with the bounds on theta.
+
+    Parameters
+    ----------
+    max_iter : int, default=50
+    tol : float, default=1e-6
+        scipy's ``ftol`` (relative decrease) and projected-gradient tolerance.
+    """
+
+    max_iter: int = 50
+    tol: float = 1e-6
+
+    def minimize(self, fun, theta0, bounds, callback=None) -> OuterResult:
+        """Minimize ``fun`` from ``theta0`` within ``bounds`` (shape (n, 2))."""
+        theta, bounds = check_bounds(theta0, bounds)
+        rec = Recorder(fun, bounds, callback)
+        result = minimize(rec.value_and_grad, theta, jac=True, method="L-BFGS-B",
+                          bounds=bounds, options={"maxiter": self.max_iter,
+                                                  "ftol": self.tol, "gtol": self.tol})
+        return rec.result(int(result.nit), str(result.message))
