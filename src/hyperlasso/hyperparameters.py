@@ -52,8 +52,29 @@ class Space:
         return np.log(np.asarray(alpha, dtype=float)).ravel()
 
     def starting_at(self, alpha) -> Space:
-        """The same space started at ``alpha`` (must lie inside the bounds)."""
+        """The same space started at ``alpha`` (checked against the bounds later)."""
+        alpha = _positive(alpha, "alpha_init")
         return replace(self, theta0=self.theta(np.broadcast_to(alpha, self.shape)))
+
+    def bounded_by(self, bounds) -> Space:
+        """The same space within ``bounds``: a pair (low, high) for every component,
+        or one pair per component, shape (n_hyperparameters, 2)."""
+        bounds = _positive(bounds, "alpha_bounds")
+        try:
+            bounds = np.broadcast_to(bounds, self.bounds.shape)
+        except ValueError:
+            raise ValueError(f"alpha_bounds must be a pair (low, high) or have shape "
+                             f"{self.bounds.shape}, got shape {bounds.shape}.") from None
+        if np.any(bounds[:, 0] >= bounds[:, 1]):
+            raise ValueError(f"alpha_bounds must have low < high, got {bounds.tolist()}.")
+        return replace(self, bounds=np.log(bounds))
+
+
+def _positive(values, name: str) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    if not (np.all(np.isfinite(values)) and np.all(values > 0)):
+        raise ValueError(f"{name} must be positive and finite, got {values.tolist()}.")
+    return values
 
 
 def default_space(model: Model, design: Design, y: np.ndarray) -> Space:

@@ -45,8 +45,6 @@ def make_objective(criterion, model: Model, X, y: np.ndarray, settings: Settings
         raise ValueError(f"criterion must be one of {CRITERIA} or have a method "
                          f"value_and_grad(coef, intercept), got {criterion!r}.")
     if criterion == "sure":
-        if sigma is None:
-            raise ValueError("criterion='sure' needs the noise level: pass sigma=.")
         return sure_objective(model, _design(model, X), X, y, sigma, settings)
     splits = _splits(model, X, y, cv)
     if criterion == "holdout":

@@ -57,7 +57,7 @@ class ResidualAndProjection:
         return self.value_and_grad(coef, intercept)[0]
 
 
-def sure_objective(model: Model, design: Design, X, y: np.ndarray, sigma: float,
+def sure_objective(model: Model, design: Design, X, y: np.ndarray, sigma: float | None,
                    settings: Settings, eps: float | None = None,
                    random_state: int | None = 0) -> FoldObjective:
     """SURE (divided by n) as an objective in alpha.
@@ -83,6 +83,8 @@ def sure_objective(model: Model, design: Design, X, y: np.ndarray, sigma: float,
             f"criterion='sure' needs a quadratic datafit (lasso, elastic_net, "
             f"weighted_lasso), not {model.name}."
         )
+    if sigma is None:
+        raise ValueError("criterion='sure' needs the noise level: pass sigma=.")
     if not (np.isfinite(sigma) and sigma > 0):
         raise ValueError(f"sigma must be a positive finite number, got {sigma!r}.")
     n = y.shape[0]

@@ -42,6 +42,8 @@ class HyperCVMixin(BaseEstimator):
         "n_jobs": [Integral, None],
         "sigma": [Interval(Real, 0, None, closed="neither"), None],
         "verbose": ["verbose"],
+        "alpha_init": ["array-like", Interval(Real, 0, None, closed="neither"), None],
+        "alpha_bounds": ["array-like", None],
     }
 
     def __sklearn_tags__(self):
@@ -63,11 +65,23 @@ class HyperCVMixin(BaseEstimator):
         objective = make_objective(self.criterion, model, X, y_model, self._settings(),
                                    cv=self.cv, n_jobs=self.n_jobs, sigma=self.sigma)
         if space is None:
-            space = default_space(model, Design.of(X, model.fit_intercept), y_model)
+            space = self._user_space(default_space(model, Design.of(X, model.fit_intercept),
+                                                   y_model))
         optimizer = make_optimizer(self.optimizer, **self._optimizer_options())
         result = optimizer.minimize(LogScale(objective, space), space.theta0,
                                     space.bounds, callback=self._progress(model))
         return model, space, result
+
+    def _user_space(self, space: Space) -> Space:
+        """Apply ``alpha_bounds`` then ``alpha_init`` (the start must lie inside)."""
+        if self.alpha_bounds is not None:
+            space = space.bounded_by(self.alpha_bounds)
+            if self.alpha_init is None:  # start at the geometric middle
+                space = space.starting_at(np.exp(space.bounds.mean(axis=1)).reshape(
+                    space.shape))
+        if self.alpha_init is not None:
+            space = space.starting_at(self.alpha_init)
+        return space
 
     def _optimizer_options(self) -> dict:
         if self.optimizer == "grid":

@@ -21,7 +21,8 @@ class SparseLogisticRegressionCV(LinearClassifierMixin, ClassifierMixin, HyperCV
                "as in scikit-learn.\n" + _PARAMETERS_DOC)
 
     def __init__(self, *, criterion="cv", cv=5, hypergradient="auto", optimizer="lbfgs",
-                 max_iter=50, tol=1e-6, fit_intercept=True, n_jobs=None, verbose=0):
+                 max_iter=50, tol=1e-6, fit_intercept=True, n_jobs=None,
+                 alpha_init=None, alpha_bounds=None, verbose=0):
         self.criterion = criterion
         self.cv = cv
         self.hypergradient = hypergradient
@@ -30,6 +31,8 @@ class SparseLogisticRegressionCV(LinearClassifierMixin, ClassifierMixin, HyperCV
         self.tol = tol
         self.fit_intercept = fit_intercept
         self.n_jobs = n_jobs
+        self.alpha_init = alpha_init
+        self.alpha_bounds = alpha_bounds
         self.verbose = verbose
 
     sigma = None  # SURE does not apply to classification

@@ -41,6 +41,11 @@ default="lbfgs"
         Folds solved in parallel threads.
     sigma : float or None, default=None
         Noise level for ``criterion="sure"``.
+    alpha_init : float or array-like, default=None
+        Start of the search; alpha_max / 10 by default (ElasticNet l2 weight:
+        0.1 times the mean of ||X_j||^2 / n).
+    alpha_bounds : array-like of shape (2,) or (n_hyperparameters, 2), default=None
+        Search bounds; [alpha_max 1e-4, alpha_max] by default.
     verbose : int, default=0
         Print one line per evaluation to stderr.
 
@@ -65,7 +70,7 @@ default="lbfgs"
 class _RegressorCV(RegressorMixin, HyperCVMixin):
     def __init__(self, *, criterion="cv", cv=5, hypergradient="auto", optimizer="lbfgs",
                  max_iter=50, tol=1e-6, fit_intercept=True, n_jobs=None, sigma=None,
-                 verbose=0):
+                 alpha_init=None, alpha_bounds=None, verbose=0):
         self.criterion = criterion
         self.cv = cv
         self.hypergradient = hypergradient
@@ -75,6 +80,8 @@ class _RegressorCV(RegressorMixin, HyperCVMixin):
         self.fit_intercept = fit_intercept
         self.n_jobs = n_jobs
         self.sigma = sigma
+        self.alpha_init = alpha_init
+        self.alpha_bounds = alpha_bounds
         self.verbose = verbose
 
     def fit(self, X, y):
@@ -141,7 +148,7 @@ class WeightedLassoCV(_RegressorCV):
         lasso, lasso_space, lasso_result = self._tune(
             X, y, model=Lasso(fit_intercept=self.fit_intercept))
         model = self._model()
-        space = default_space(model, Design.of(X, model.fit_intercept), y)
+        space = self._user_space(default_space(model, Design.of(X, model.fit_intercept), y))
         space = space.starting_at(np.clip(lasso_space.alpha(lasso_result.theta),
                                           *np.exp(space.bounds[0])))
         _, space, result = self._tune(X, y, space=space, model=model)

@@ -1,0 +1,141 @@
+"""The scikit-learn estimators: API conformance, tuning quality, fitted attributes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import hyperlasso as hl
+from hyperlasso.criteria import make_objective
+from hyperlasso.datasets import make_correlated_regression
+from hyperlasso.hypergradients import Settings
+from hyperlasso.inner.models import make_model
+
+ESTIMATORS = [hl.LassoCV(), hl.ElasticNetCV(), hl.WeightedLassoCV(),
+              hl.SparseLogisticRegressionCV()]
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_scikit_learn_api(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def regression():
+    X, y, _ = make_correlated_regression(n_samples=80, n_features=200, n_nonzero=5,
+                                         random_state=0)
+    return X, y
+
+
+def test_lasso_cv_reaches_the_best_loss_of_a_fine_grid(regression):
+    """Within 1 % of the best 5-fold CV loss over 200 log-spaced alphas (same folds)."""
+    X, y = regression
+    estimator = hl.LassoCV().fit(X, y)
+    objective = make_objective("cv", make_model("lasso"), X, y, Settings(tol=1e-10))
+    amax = hl.alpha_max("lasso", X, y)
+    grid = [objective.value(a).value for a in np.geomspace(amax, 1e-4 * amax, 200)]
+    assert estimator.best_score_ <= 1.01 * min(grid)
+    reevaluated = objective.value(estimator.alpha_).value
+    assert reevaluated == pytest.approx(estimator.best_score_, rel=1e-4)
+
+
+def test_fitted_attributes_and_history(regression):
+    X, y = regression
+    estimator = hl.ElasticNetCV(max_iter=20).fit(X, y)
+    assert estimator.alpha_.shape == (2,)
+    assert estimator.coef_.shape == (X.shape[1],)
+    assert isinstance(estimator.intercept_, float)
+    history = estimator.history_
+    n = len(history["value"])
+    assert n >= estimator.n_iter_ >= 1
+    assert {len(v) for v in history.values()} == {n}
+    assert min(history["value"]) == estimator.best_score_
+    assert all(np.shape(a) == (2,) and np.all(np.asarray(a) > 0) for a in history["alpha"])
+    assert all(np.all(np.isfinite(g)) for g in history["gradient"])
+    assert np.all(np.diff(history["time"]) >= 0)
+    assert history["n_inner"][0] > 0 and min(history["n_inner"]) >= 0
+    refit = hl.fit("elastic_net", estimator.alpha_, X, y, tol=1e-10)
+    np.testing.assert_allclose(estimator.coef_, refit.coef, atol=1e-6)
+    np.testing.assert_allclose(estimator.predict(X), X @ refit.coef + refit.intercept,
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "adam", "lbfgs", "grid", "random", "tpe"])
+def test_every_optimizer_runs_in_the_estimator(regression, optimizer):
+    X, y = regression
+    estimator = hl.LassoCV(optimizer=optimizer, max_iter=8).fit(X, y)
+    amax = hl.alpha_max("lasso", X, y)
+    assert 1e-4 * amax * (1 - 1e-9) <= estimator.alpha_ <= amax * (1 + 1e-9)
+    start_value = estimator.history_["value"][0]
+    assert estimator.best_score_ <= start_value
+
+
+def test_weighted_lasso_starts_from_the_lasso_optimum(regression):
+    X, y = regression
+    weighted = hl.WeightedLassoCV(max_iter=10).fit(X, y)
+    history = weighted.history_
+    stages = np.array(history["stage"])
+    assert stages[0] == "lasso" and stages[-1] == "weighted"
+    lasso_rows = np.flatnonzero(stages == "lasso")
+    first_weighted = np.flatnonzero(stages == "weighted")[0]
+    lasso_values = np.array(history["value"])[lasso_rows]
+    lasso_best = np.asarray(history["alpha"])[lasso_rows][np.argmin(lasso_values)]
+    np.testing.assert_allclose(history["alpha"][first_weighted], lasso_best, rtol=1e-12)
+    assert weighted.alpha_.shape == (X.shape[1],)
+    assert weighted.best_score_ <= lasso_values.min() + 1e-12
+
+
+def test_external_validation_criterion_and_sure(regression):
+    X, y = regression
+    X_val, y_val, _ = make_correlated_regression(n_samples=50, n_features=200,
+                                                 n_nonzero=5, random_state=1)
+    holdout = hl.LassoCV(criterion=hl.HeldOutMSE(X_val, y_val)).fit(X, y)
+    assert holdout.best_score_ == pytest.approx(
+        hl.HeldOutMSE(X_val, y_val).value(holdout.coef_, holdout.intercept_), rel=1e-4)
+    sure = hl.LassoCV(criterion="sure", sigma=0.5).fit(X, y)
+    assert np.isfinite(sure.best_score_) and sure.alpha_ > 0
+
+
+def test_pandas_input_keeps_feature_names(regression):
+    pd = pytest.importorskip("pandas")
+    X, y = regression
+    frame = pd.DataFrame(X, columns=[f"gene_{j}" for j in range(X.shape[1])])
+    estimator = hl.LassoCV(max_iter=5).fit(frame, pd.Series(y))
+    assert list(estimator.feature_names_in_) == list(frame.columns)
+    np.testing.assert_allclose(estimator.predict(frame),
+                               X @ estimator.coef_ + estimator.intercept_)
+
+
+def test_classifier_predicts_labels_and_probabilities():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    labels = np.array(["benign", "malignant"])[1 - y]
+    estimator = hl.SparseLogisticRegressionCV(max_iter=10).fit(X, labels)
+    assert set(estimator.predict(X)) <= set(labels)
+    assert estimator.score(X, labels) > 0.95
+    proba = estimator.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert estimator.coef_.shape == (1, X.shape[1])
+
+
+def test_bad_input_for_estimators(regression):
+    X, y = regression
+    with pytest.raises(ValueError, match="cv must be between 2 and n_samples=80"):
+        hl.LassoCV(cv=100).fit(X, y)
+    with pytest.raises(ValueError, match="start point lies outside the bounds"):
+        hl.LassoCV(alpha_init=10.0, alpha_bounds=(0.01, 1.0)).fit(X, y)
+    with pytest.raises(ValueError, match="alpha_bounds must have low < high"):
+        hl.LassoCV(alpha_bounds=(1.0, 0.1)).fit(X, y)
+    with pytest.raises(ValueError, match="criterion='sure' needs a quadratic datafit"):
+        hl.SparseLogisticRegressionCV(criterion="sure").fit(X, y > 0)
+    with pytest.raises(ValueError, match="needs the noise level"):
+        hl.LassoCV(criterion="sure").fit(X, y)
+    y_single = np.zeros(80)
+    y_single[:3] = 1
+    from sklearn.model_selection import KFold
+    with pytest.raises(ValueError, match="single class in its training part"):
+        hl.SparseLogisticRegressionCV(cv=KFold(20)).fit(X, y_single)

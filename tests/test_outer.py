@@ -1,0 +1,112 @@
+"""Outer optimizers: each decreases the objective, stays in bounds, records all."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hyperlasso.criteria import Evaluation
+from hyperlasso.outer import make_optimizer
+
+OPTIMIZERS = ["gd", "adam", "lbfgs", "grid", "random", "tpe"]
+
+
+class Quadratic:
+    """f(theta) = sum w (theta - c)^2 with a minimum outside the bounds in theta[1]."""
+
+    def __init__(self, dim=2):
+        self.center = np.array([0.3, 5.0, -0.5])[:dim]
+        self.weights = np.array([1.0, 3.0, 0.5])[:dim]
+        self.calls = 0
+        self.tolerances = []
+        self.tolerance = 1e-8
+
+    def value_and_grad(self, theta):
+        self.calls += 1
+        diff = theta - self.center
+        return Evaluation(float(np.sum(self.weights * diff**2)), 2 * self.weights * diff,
+                          n_inner=7, support_size=1.0)
+
+    def value(self, theta):
+        return Evaluation(self.value_and_grad(theta).value, None, 7, 1.0)
+
+    def set_tolerance(self, tol):
+        self.tolerances.append(tol)
+
+
+BOUNDS = np.array([[-2.0, 2.0], [-1.0, 1.0]])
+START = np.array([-1.5, -0.5])
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_decreases_and_respects_bounds(name):
+    fun = Quadratic()
+    result = make_optimizer(name, **({} if name == "grid" else {"max_iter": 40})).minimize(
+        fun, START, BOUNDS)
+    start_value = fun.value_and_grad(START).value
+    optimum = 3.0 * (1.0 - 5.0) ** 2  # at theta = (0.3, 1), on the bound
+    gap_allowed = 1e-3 if name in ("gd", "lbfgs", "adam") else 0.2 * (start_value - optimum)
+    assert result.value < start_value
+    assert result.value - optimum < gap_allowed
+    history = result.history
+    assert np.all(history.theta >= BOUNDS[:, 0]) and np.all(history.theta <= BOUNDS[:, 1])
+    # The constrained optimum is theta = (0.3, 1): the upper bound of theta[1].
+    if name in ("gd", "lbfgs", "adam"):
+        np.testing.assert_allclose(result.theta, [0.3, 1.0], atol=0.05)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_history_is_complete(name):
+    fun = Quadratic()
+    result = make_optimizer(name, **({} if name == "grid" else {"max_iter": 10})).minimize(
+        fun, START, BOUNDS)
+    history = result.history
+    assert len(history) == fun.calls  # every evaluation is recorded, none twice
+    assert history.theta.shape == (fun.calls, 2)
+    assert history.grad.shape == (fun.calls, 2)
+    assert np.all(np.diff(history.time) >= 0)
+    assert np.all(history.n_inner == 7)
+    best = np.argmin(history.value)
+    assert result.value == history.value[best]
+    np.testing.assert_array_equal(result.theta, history.theta[best])
+    if name in ("grid", "random", "tpe"):
+        assert np.all(np.isnan(history.grad))
+    else:
+        assert np.all(np.isfinite(history.grad))
+
+
+def test_grid_visits_large_alpha_first_and_every_point():
+    fun = Quadratic(dim=1)
+    result = make_optimizer("grid").minimize(fun, [0.0], [[-2.0, 2.0]])
+    assert len(result.history) == 30
+    assert np.all(np.diff(result.history.theta[:, 0]) < 0)  # the warm-start path
+
+
+def test_grid_refuses_many_hyperparameters():
+    with pytest.raises(ValueError, match="grid search over 3 hyperparameters"):
+        make_optimizer("grid").minimize(Quadratic(dim=3), np.zeros(3),
+                                        np.tile([-1.0, 1.0], (3, 1)))
+
+
+def test_gradient_descent_tightens_the_inner_tolerance():
+    fun = Quadratic()
+    make_optimizer("gd", max_iter=8).minimize(fun, START, BOUNDS)
+    tolerances = fun.tolerances
+    assert tolerances[0] == pytest.approx(1e-4)
+    assert all(a >= b for a, b in zip(tolerances[:-1], tolerances[1:-1], strict=False))
+    assert tolerances[-1] == fun.tolerance  # restored at the end
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_start_outside_bounds_is_an_error(name):
+    with pytest.raises(ValueError, match="start point lies outside the bounds"):
+        make_optimizer(name).minimize(Quadratic(), [3.0, 0.0], BOUNDS)
+
+
+def test_bad_bounds_and_names():
+    with pytest.raises(ValueError, match="lower < upper"):
+        make_optimizer("lbfgs").minimize(Quadratic(), START, [[1.0, -1.0], [0.0, 1.0]])
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        make_optimizer("newton")
+    with pytest.raises(TypeError, match="minimize"):
+        make_optimizer(object())
