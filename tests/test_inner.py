@@ -161,3 +161,18 @@ def test_zero_columns_are_ignored():
     assert sol.coef[3] == 0.0 and sol.converged
     sol = hl.fit("lasso", 0.05 * hl.alpha_max("lasso", X, y), sp.csc_matrix(X), y)
     assert sol.coef[3] == 0.0
+
+
+def test_columns_with_large_means_are_centered_and_solved():
+    """Features far from zero (mean 100, sd 1) couple with the intercept; the
+    solver centers them and must still match scikit-learn (which centers too)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(loc=100.0, size=(100, 5))
+    y = X[:, 0] - X[:, 1] + rng.standard_normal(100)
+    alpha = 0.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = hl.fit("lasso", alpha, X, y, tol=1e-12)
+    ref = Lasso(alpha=alpha, tol=1e-14, max_iter=100_000).fit(X, y)
+    assert _close(ours.coef, ref.coef_) < RTOL
+    assert abs(ours.intercept - ref.intercept_) < RTOL * abs(ref.intercept_)

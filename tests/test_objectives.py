@@ -55,8 +55,9 @@ def test_cv_is_the_mean_of_the_folds():
     assert sum(f.y.shape[0] for f in folds) == 2 * X.shape[0]  # each sample trains twice
     values = []
     for fold in folds:
-        solution = hl.fit("lasso", 0.05, fold.design.matrix + fold.design.offset, fold.y,
-                          tol=1e-12)
+        design = fold.design
+        X_train = design.matrix if design.offset is None else design.matrix + design.offset
+        solution = hl.fit("lasso", 0.05, X_train, fold.y, tol=1e-12)
         values.append(fold.criterion.value(solution.coef, solution.intercept))
     assert objective.value(0.05).value == pytest.approx(np.mean(values), rel=1e-9)
 

@@ -20,6 +20,7 @@ from hyperlasso.hypergradients import Settings, WarmStart, hypergradient_on
 from hyperlasso.inner.models import Model
 from hyperlasso.inner.problem import Design
 from hyperlasso.inner.solver import solve
+from hyperlasso.inner.threads import single_threaded_blas
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,8 @@ class FoldObjective:
         if self.n_jobs in (None, 1) or len(self.folds) == 1:
             return [function(k, alpha) for k in range(len(self.folds))]
         parallel = Parallel(n_jobs=self.n_jobs, prefer="threads")
-        return parallel(delayed(function)(k, alpha) for k in range(len(self.folds)))
+        with single_threaded_blas():  # BLAS threads would compete with the folds'
+            return parallel(delayed(function)(k, alpha) for k in range(len(self.folds)))
 
     def _fold_hypergradient(self, k: int, alpha):
         fold = self.folds[k]

@@ -14,6 +14,7 @@ from hyperlasso.hypergradients.restricted import choose_linear_solver
 from hyperlasso.inner.models import Model, make_model
 from hyperlasso.inner.problem import Design
 from hyperlasso.inner.solver import STOP_CRITERIA, InnerSolution
+from hyperlasso.inner.threads import single_threaded_blas
 
 METHODS = {
     "forward": iterative.forward,
@@ -211,7 +212,8 @@ def hypergradient_on(
                   None if warm_start is None else warm_start.jacobian)
     if given is not None:
         ctx = _at_given_point(ctx, settings.method, *given)
-    out = METHODS[settings.method](ctx)
+    with single_threaded_blas():
+        out = METHODS[settings.method](ctx)
     return _result(ctx, out, settings.method, warn_all_zero)
 
 

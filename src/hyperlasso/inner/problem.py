@@ -19,6 +19,10 @@ import scipy.sparse as sp
 from hyperlasso.inner import datafits
 from hyperlasso.inner._design import as_design
 
+#: Center a dense design when some |mean_j| exceeds this times the column's
+#: standard deviation (correlation with the intercept above 1 / sqrt(2)).
+CENTERING_RATIO = 1.0
+
 
 @dataclass(frozen=True, eq=False)
 class Design:
@@ -39,14 +43,19 @@ class Design:
     def of(cls, X, fit_intercept: bool) -> Design:
         """The design the solvers use for X.
 
-        With an intercept, a dense X is centered: Xw + b = X_c w + (b + mean(X).w),
-        an exact change of variables of the intercept that removes the coupling
-        between it and the features (coordinate descent would crawl on columns
-        with large means). Sparse X is kept as is, to stay sparse.
+        With an intercept, a dense X whose columns have large means is centered:
+        Xw + b = X_c w + (b + mean(X).w), an exact change of variables of the
+        intercept that removes its coupling with the features (coordinate descent
+        crawls when a column's mean exceeds its spread: their correlation with the
+        intercept's column of ones is mean / sqrt(mean^2 + var)). Other designs
+        are used as they are (no copy); sparse X stays sparse.
         """
         if fit_intercept and not sp.issparse(X):
             offset = np.asarray(X).mean(axis=0)
-            return cls(np.asfortranarray(X - offset), offset)
+            second_moment = np.einsum("ij,ij->j", X, X) / X.shape[0]
+            spread = np.sqrt(np.maximum(second_moment - offset**2, 0.0))
+            if np.any(np.abs(offset) > CENTERING_RATIO * spread):
+                return cls(np.asfortranarray(X - offset), offset)
         return cls(X)
 
     @cached_property

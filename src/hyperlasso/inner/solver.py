@@ -16,6 +16,7 @@ import numpy as np
 from hyperlasso.inner import _cd, datafits
 from hyperlasso.inner.convergence import warn_not_converged
 from hyperlasso.inner.problem import InnerProblem
+from hyperlasso.inner.threads import single_threaded_blas
 
 STOP_CRITERIA = ("gap", "kkt")
 
@@ -115,6 +116,11 @@ def solve(
     """
     if stop not in STOP_CRITERIA:
         raise ValueError(f"stop must be one of {STOP_CRITERIA}, got {stop!r}.")
+    with single_threaded_blas():
+        return _solve(problem, tol, stop, max_iter, max_epochs, warm_start)
+
+
+def _solve(problem, tol, stop, max_iter, max_epochs, warm_start) -> InnerSolution:
     w, b = _starting_point(problem, warm_start)
     lipschitz = problem.lipschitz
     n_epochs, best_kkt, n_stalls = 0, np.inf, 0

@@ -1,0 +1,242 @@
+"""The ``hyperlasso`` command: tune a sparse model on a data file or a bundled set.
+
+    hyperlasso tune [DATA] --model lasso|enet|wlasso|logreg --criterion cv|holdout|sure
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import numpy as np
+
+from hyperlasso import __version__
+from hyperlasso.data_io import DataError, Dataset, load_data
+
+MODELS = {"lasso": "LassoCV", "enet": "ElasticNetCV", "wlasso": "WeightedLassoCV",
+          "logreg": "SparseLogisticRegressionCV"}
+DEFAULT_SHAPE = (500, 5000)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``hyperlasso``."""
+    parser = argparse.ArgumentParser(
+        prog="hyperlasso",
+        description="Tune the penalties of sparse models by hypergradient descent.")
+    parser.add_argument("--version", action="version", version=f"hyperlasso {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    tune = commands.add_parser(
+        "tune", help="tune a model on DATA and report scores, a JSON file and a plot",
+        description="Tune a model on DATA (CSV with a header, NPZ with arrays X and y, or "
+                    "LIBSVM/svmlight). Without DATA, a generated high-dimensional "
+                    f"regression set ({DEFAULT_SHAPE[0]} x {DEFAULT_SHAPE[1]}) is used. "
+                    "A random 20%% of the samples is held out as a test set.")
+    tune.add_argument("data", nargs="?", help="data file (.csv, .npz, .svm/.libsvm/"
+                      ".svmlight/.txt); omit it to use the bundled default")
+    tune.add_argument("--target", help="CSV: name of the target column (default: last)")
+    tune.add_argument("--model", choices=sorted(MODELS), default="lasso",
+                      help="lasso, enet (ElasticNet), wlasso (one penalty per feature) or "
+                           "logreg (sparse logistic regression); default lasso")
+    tune.add_argument("--criterion", choices=["cv", "holdout", "sure"], default="cv",
+                      help="K-fold cross-validation (default), one hold-out split, or SURE")
+    tune.add_argument("--cv", type=int, default=5, help="number of folds (default 5)")
+    tune.add_argument("--sigma", type=float, help="noise level for SURE (estimated from "
+                      "a cross-validated Lasso when omitted)")
+    tune.add_argument("--optimizer", default="lbfgs",
+                      choices=["lbfgs", "gd", "adam", "grid", "random", "tpe"],
+                      help="outer optimizer (default lbfgs)")
+    tune.add_argument("--max-iter", type=int, default=50,
+                      help="outer iterations or trials (default 50)")
+    tune.add_argument("--test-size", type=float, default=0.2,
+                      help="fraction of samples held out for the test score (default 0.2)")
+    tune.add_argument("--n-jobs", type=int, default=None, help="folds in parallel")
+    tune.add_argument("--json", dest="json_path", help="result file (default: "
+                      "<data>-<model>-<criterion>.json in the current folder)")
+    tune.add_argument("--png", dest="png_path", help="plot file (default: same name .png)")
+    tune.add_argument("--no-plot", action="store_true", help="do not draw the PNG")
+    tune.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    tune.add_argument("--quiet", action="store_true", help="no progress lines")
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point; returns the exit status (2 on a usage or data error)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return tune(args)
+    except (DataError, ValueError, OSError, ImportError) as exc:
+        print(f"hyperlasso: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def tune(args) -> int:
+    """Run ``hyperlasso tune``."""
+    json_path, png_path = _output_paths(args)
+    dataset = _dataset(args)
+    print(f"data: {dataset.description}")
+    X_train, X_test, y_train, y_test = _split(dataset, args)
+    estimator = _estimator(args, X_train, y_train)
+    start = time.perf_counter()
+    estimator.fit(X_train, y_train)
+    elapsed = time.perf_counter() - start
+    report = _report(args, dataset, estimator, X_test, y_test, elapsed)
+    _print_report(report)
+    json_path.write_text(json.dumps(report, indent=2))
+    print(f"wrote {json_path}")
+    if png_path is not None:
+        _plot(args, estimator, X_train, y_train, report, png_path)
+        print(f"wrote {png_path}")
+    return 0
+
+
+def _output_paths(args):
+    stem = pathlib.Path(args.data).stem if args.data else "default"
+    json_path = pathlib.Path(args.json_path or f"{stem}-{args.model}-{args.criterion}.json")
+    png_path = None if args.no_plot else pathlib.Path(
+        args.png_path or json_path.with_suffix(".png"))
+    for path in (json_path, png_path):
+        if path is not None and path.exists() and not args.force:
+            raise DataError(f"{path} exists; pass --force to overwrite it.")
+    return json_path, png_path
+
+
+def _dataset(args) -> Dataset:
+    if args.data:
+        return load_data(args.data, args.target)
+    if args.model == "logreg":
+        raise DataError("the bundled default is a regression set; give DATA for logreg.")
+    from hyperlasso.datasets import make_correlated_regression
+
+    n, p = DEFAULT_SHAPE
+    X, y, _ = make_correlated_regression(n_samples=n, n_features=p, random_state=0)
+    return Dataset(X, y, [f"x{j}" for j in range(p)],
+                   f"bundled default: generated regression, {n} samples x {p} features, "
+                   "Toeplitz correlation 0.5, 20 true non-zeros, SNR 3, seed 0")
+
+
+def _split(dataset: Dataset, args):
+    from sklearn.model_selection import train_test_split
+
+    if not 0 < args.test_size < 1:
+        raise DataError(f"--test-size must be in (0, 1), got {args.test_size}.")
+    stratify = dataset.y if args.model == "logreg" else None
+    return train_test_split(dataset.X, dataset.y, test_size=args.test_size,
+                            random_state=0, stratify=stratify)
+
+
+def _estimator(args, X_train, y_train):
+    import hyperlasso
+
+    options = dict(criterion=args.criterion, cv=args.cv, optimizer=args.optimizer,
+                   max_iter=args.max_iter, n_jobs=args.n_jobs, verbose=int(not args.quiet))
+    if args.model != "logreg":
+        options["sigma"] = args.sigma
+        if args.criterion == "sure" and args.sigma is None:
+            options["sigma"] = estimate_noise(X_train, y_train)
+            print(f"sigma not given: {options['sigma']:.4g}, estimated from the residual "
+                  "of a cross-validated Lasso (Reid et al. 2016)")
+    return getattr(hyperlasso, MODELS[args.model])(**options)
+
+
+def estimate_noise(X, y) -> float:
+    """sqrt(RSS / (n - |S| - 1)) of a cross-validated Lasso (Reid et al. 2016)."""
+    from hyperlasso import LassoCV
+
+    lasso = LassoCV(max_iter=20).fit(X, y)
+    residual = y - lasso.predict(X)
+    dof = max(X.shape[0] - np.count_nonzero(lasso.coef_) - 1, 1)
+    return float(np.sqrt(np.dot(residual, residual) / dof))
+
+
+def _report(args, dataset, estimator, X_test, y_test, elapsed) -> dict:
+    alpha = np.asarray(estimator.alpha_)
+    report = {
+        "data": dataset.description, "model": MODELS[args.model],
+        "criterion": args.criterion, "optimizer": args.optimizer,
+        "alpha": alpha.tolist(), "validation_score": estimator.best_score_,
+        "n_iter": estimator.n_iter_, "n_evaluations": len(estimator.history_["value"]),
+        "time_seconds": elapsed, "n_nonzero": int(np.count_nonzero(estimator.coef_)),
+        "n_features": int(np.size(estimator.coef_)),
+        "history_value": estimator.history_["value"],
+        "history_time": estimator.history_["time"],
+        "hyperlasso_version": __version__,
+    }
+    report.update(_test_scores(args, estimator, X_test, y_test))
+    return report
+
+
+def _test_scores(args, estimator, X_test, y_test) -> dict:
+    if args.model == "logreg":
+        from sklearn.metrics import log_loss
+
+        proba = estimator.predict_proba(X_test)
+        return {"test_log_loss": float(log_loss(y_test, proba, labels=estimator.classes_)),
+                "test_accuracy": float(estimator.score(X_test, y_test))}
+    residual = y_test - estimator.predict(X_test)
+    return {"test_mse": float(np.mean(residual**2)),
+            "test_r2": float(estimator.score(X_test, y_test))}
+
+
+def _print_report(report: dict) -> None:
+    alpha = np.asarray(report["alpha"])
+    shown = (f"{alpha:.6g}" if alpha.ndim == 0 else
+             f"[{', '.join(f'{a:.6g}' for a in alpha)}]" if alpha.size <= 2 else
+             f"{alpha.size} values, median {np.median(alpha):.4g}, range "
+             f"[{alpha.min():.4g}, {alpha.max():.4g}]")
+    print(f"model: {report['model']}   criterion: {report['criterion']}   "
+          f"optimizer: {report['optimizer']}")
+    print(f"alpha: {shown}")
+    print(f"validation ({report['criterion']}) score: {report['validation_score']:.6g}")
+    for key in ("test_mse", "test_r2", "test_log_loss", "test_accuracy"):
+        if key in report:
+            print(f"{key.replace('_', ' ')}: {report[key]:.6g}")
+    print(f"non-zero coefficients: {report['n_nonzero']} of {report['n_features']}")
+    print(f"time: {report['time_seconds']:.2f} s ({report['n_evaluations']} evaluations)")
+
+
+def _plot(args, estimator, X_train, y_train, report, png_path) -> None:
+    from hyperlasso.plotting import plot_tuning
+
+    alphas, values = criterion_path(estimator, X_train, y_train)
+    title = f"{report['model']} tuned by {report['optimizer']} on {report['criterion']}"
+    plot_tuning(alphas, values, estimator.history_, estimator.coef_, title, png_path)
+
+
+def criterion_path(estimator, X, y, n_points: int = 25):
+    """The estimator's criterion on a grid of l1 weights (other penalties at their
+    tuned value; the scalar Lasso for one penalty per feature)."""
+    from hyperlasso.criteria import make_objective
+    from hyperlasso.inner.models import Lasso
+
+    model = estimator._model()
+    alpha = np.asarray(estimator.alpha_, dtype=float)
+    if alpha.ndim == 1 and alpha.size > 2:
+        model, alpha = Lasso(fit_intercept=estimator.fit_intercept), alpha.max()
+    y_model = model.check_target(y)
+    X = X.astype(np.float64)
+    objective = make_objective(estimator.criterion, model, X, y_model,
+                               estimator._settings(), cv=estimator.cv,
+                               sigma=getattr(estimator, "sigma", None))
+    amax = float(np.max(model.alpha_max(*_design(model, X, y_model))))
+    grid = np.geomspace(amax, amax * 1e-3, n_points)
+    values = [objective.value(_with_l1(alpha, a)).value for a in grid]
+    return grid, np.array(values)
+
+
+def _design(model, X, y):
+    from hyperlasso.inner.problem import Design
+
+    return Design.of(X, model.fit_intercept), y
+
+
+def _with_l1(alpha, l1):
+    if alpha.ndim == 0:
+        return float(l1)
+    return np.array([l1, alpha[1]])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

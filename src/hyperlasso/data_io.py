@@ -1,0 +1,125 @@
+"""Read a data set from a CSV, NPZ or LIBSVM/svmlight file, with one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import pathlib
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class DataError(ValueError):
+    """A data file that cannot be used, with a message meant for one line."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A design, a target and where they came from.
+
+    Attributes
+    ----------
+    X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    feature_names : list of str
+    description : str
+    """
+
+    X: object
+    y: np.ndarray
+    feature_names: list
+    description: str
+
+
+def load_data(path, target: str | None = None) -> Dataset:
+    """Load ``path`` by its extension: .csv, .npz, or .svm/.libsvm/.svmlight/.txt.
+
+    Parameters
+    ----------
+    path : str or Path
+    target : str, optional
+        CSV only: the name of the target column (the last column by default).
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file.")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return load_csv(path, target)
+    if target is not None:
+        raise DataError(f"--target applies to CSV files only, not to {path.name}.")
+    if suffix == ".npz":
+        return load_npz(path)
+    if suffix in (".svm", ".libsvm", ".svmlight", ".txt"):
+        return load_libsvm(path)
+    raise DataError(f"{path}: unknown file type {suffix!r}; expected .csv, .npz or "
+                    ".svm/.libsvm/.svmlight/.txt.")
+
+
+def load_csv(path: pathlib.Path, target: str | None = None) -> Dataset:
+    """A CSV with a header row; every column numeric; target by name or last."""
+    with open(path, newline="") as handle:
+        rows = list(csv.reader(handle))
+    if len(rows) < 2:
+        raise DataError(f"{path}: a header row and at least one data row are needed.")
+    header, body = [name.strip() for name in rows[0]], rows[1:]
+    column = len(header) - 1 if target is None else _column_index(path, header, target)
+    values = np.empty((len(body), len(header)))
+    for i, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise DataError(f"{path}:{i}: {len(row)} fields, the header has {len(header)}.")
+        for j, field in enumerate(row):
+            values[i - 2, j] = _number(path, i, header[j], field)
+    features = [name for j, name in enumerate(header) if j != column]
+    return Dataset(np.delete(values, column, axis=1), values[:, column], features,
+                   f"{path.name} ({len(body)} rows, target column {header[column]!r})")
+
+
+def _column_index(path, header, target):
+    if target not in header:
+        raise DataError(f"{path}: no column named {target!r}; columns are "
+                        f"{', '.join(header[:10])}{' ...' if len(header) > 10 else ''}.")
+    return header.index(target)
+
+
+def _number(path, line, name, field) -> float:
+    try:
+        return float(field)
+    except ValueError:
+        raise DataError(f"{path}:{line}: column {name!r} is not numeric "
+                        f"(value {field.strip()!r}).") from None
+
+
+def load_npz(path: pathlib.Path) -> Dataset:
+    """An ``.npz`` with arrays ``X`` (n_samples, n_features) and ``y`` (n_samples,)."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable NPZ file ({exc}).") from None
+    with archive:
+        missing = {"X", "y"} - set(archive.files)
+        if missing:
+            raise DataError(f"{path}: missing array(s) {', '.join(sorted(missing))}; "
+                            f"found {', '.join(archive.files) or 'none'}.")
+        X, y = archive["X"], archive["y"]
+    if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
+        raise DataError(f"{path}: X must be 2-D and y 1-D with as many rows, got "
+                        f"{X.shape} and {y.shape}.")
+    if X.dtype.kind not in "biuf" or y.dtype.kind not in "biuf":
+        raise DataError(f"{path}: X and y must be numeric, got {X.dtype} and {y.dtype}.")
+    names = [f"x{j}" for j in range(X.shape[1])]
+    return Dataset(X.astype(np.float64), y.astype(np.float64), names,
+                   f"{path.name} (X {X.shape[0]} x {X.shape[1]})")
+
+
+def load_libsvm(path: pathlib.Path) -> Dataset:
+    """A LIBSVM/svmlight text file (sparse features), read by scikit-learn."""
+    from sklearn.datasets import load_svmlight_file
+
+    try:
+        X, y = load_svmlight_file(str(path))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a valid LIBSVM file ({exc}).") from None
+    names = [f"x{j}" for j in range(X.shape[1])]
+    return Dataset(X.tocsc(), y, names,
+                   f"{path.name} (sparse X {X.shape[0]} x {X.shape[1]}, {X.nnz} nonzeros)")
