@@ -1,0 +1,125 @@
+"""The hyperlasso command end to end, on CSV, NPZ and LIBSVM files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.datasets import dump_svmlight_file
+
+from hyperlasso.cli import main
+from hyperlasso.datasets import make_correlated_regression
+
+FAST = ["--max-iter", "5", "--cv", "3", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y, _ = make_correlated_regression(n_samples=60, n_features=15, n_nonzero=3,
+                                         random_state=0)
+    return X, y
+
+
+def _write_csv(path, X, y, target_name="price", target_first=False):
+    names = [f"f{j}" for j in range(X.shape[1])]
+    columns = [target_name, *names] if target_first else [*names, target_name]
+    table = np.column_stack([y, X]) if target_first else np.column_stack([X, y])
+    lines = [",".join(columns)] + [",".join(f"{v:.10g}" for v in row) for row in table]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _run(tmp_path, *args):
+    return main(["tune", *map(str, args), *FAST, "--json", str(tmp_path / "out.json"),
+                 "--png", str(tmp_path / "out.png")])
+
+
+def test_csv_with_named_target(tmp_path, data, capsys):
+    X, y = data
+    _write_csv(tmp_path / "d.csv", X, y, target_first=True)
+    assert _run(tmp_path, tmp_path / "d.csv", "--target", "price") == 0
+    out = capsys.readouterr().out
+    assert "target column 'price'" in out and "alpha:" in out and "test mse" in out
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["n_features"] == 15 and report["model"] == "LassoCV"
+    assert report["validation_score"] == min(report["history_value"])
+    assert (tmp_path / "out.png").stat().st_size > 10_000
+
+
+def test_npz_elastic_net(tmp_path, data):
+    X, y = data
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    assert _run(tmp_path, tmp_path / "d.npz", "--model", "enet") == 0
+    assert len(json.loads((tmp_path / "out.json").read_text())["alpha"]) == 2
+
+
+def test_libsvm_logistic(tmp_path, data):
+    X, y = data
+    dump_svmlight_file(X, (y > np.median(y)).astype(int), str(tmp_path / "d.svm"))
+    assert _run(tmp_path, tmp_path / "d.svm", "--model", "logreg", "--criterion",
+                "holdout") == 0
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert 0.0 <= report["test_accuracy"] <= 1.0 and report["test_log_loss"] > 0
+
+
+def test_weighted_lasso_with_sure(tmp_path, data):
+    X, y = data
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    assert _run(tmp_path, tmp_path / "d.npz", "--model", "wlasso", "--criterion", "sure",
+                "--no-plot") == 0
+    assert len(json.loads((tmp_path / "out.json").read_text())["alpha"]) == 15
+
+
+@pytest.mark.parametrize("content,message", [
+    ("a,b,target\n1,2,3\n4,x,6\n", "column 'b' is not numeric (value 'x')"),
+    ("a,b,target\n1,2,3\n4,5\n", ":3: 2 fields, the header has 3"),
+    ("a,b,target\n", "a header row and at least one data row are needed"),
+])
+def test_malformed_csv_gives_one_line(tmp_path, capsys, content, message):
+    (tmp_path / "bad.csv").write_text(content)
+    assert _run(tmp_path, tmp_path / "bad.csv") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hyperlasso: error:") and message in err
+    assert "\n" not in err and "Traceback" not in err
+
+
+def test_missing_target_column(tmp_path, data, capsys):
+    X, y = data
+    _write_csv(tmp_path / "d.csv", X, y)
+    assert _run(tmp_path, tmp_path / "d.csv", "--target", "nope") == 2
+    assert "no column named 'nope'" in capsys.readouterr().err
+
+
+def test_bad_npz_and_libsvm_and_missing_file(tmp_path, capsys):
+    np.savez(tmp_path / "d.npz", A=np.ones(3))
+    assert _run(tmp_path, tmp_path / "d.npz") == 2
+    assert "missing array(s) X, y" in capsys.readouterr().err
+    (tmp_path / "d.svm").write_text("this is not libsvm\n")
+    assert _run(tmp_path, tmp_path / "d.svm") == 2
+    assert "not a valid LIBSVM file" in capsys.readouterr().err
+    assert _run(tmp_path, tmp_path / "missing.csv") == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_existing_outputs_are_not_overwritten_without_force(tmp_path, data, capsys):
+    X, y = data
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    (tmp_path / "out.json").write_text("keep me")
+    assert _run(tmp_path, tmp_path / "d.npz") == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert (tmp_path / "out.json").read_text() == "keep me"
+    assert _run(tmp_path, tmp_path / "d.npz", "--force") == 0
+    assert (tmp_path / "out.json").read_text() != "keep me"
+
+
+def test_console_script_help_and_bad_option():
+    help_text = subprocess.run([sys.executable, "-m", "hyperlasso.cli", "tune", "--help"],
+                               capture_output=True, text=True, check=True).stdout
+    for option in ("--model", "--criterion", "--target", "--force", "--optimizer",
+                   "--sigma", "--json", "--png"):
+        assert option in help_text
+    bad = subprocess.run([sys.executable, "-m", "hyperlasso.cli", "tune", "--model", "svm"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
