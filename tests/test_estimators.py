@@ -78,12 +78,31 @@ def test_weighted_lasso_starts_from_the_lasso_optimum(regression):
     stages = np.array(history["stage"])
     assert stages[0] == "lasso" and stages[-1] == "weighted"
     lasso_rows = np.flatnonzero(stages == "lasso")
-    first_weighted = np.flatnonzero(stages == "weighted")[0]
+    weighted_rows = np.flatnonzero(stages == "weighted")
     lasso_values = np.array(history["value"])[lasso_rows]
     lasso_best = np.asarray(history["alpha"])[lasso_rows][np.argmin(lasso_values)]
-    np.testing.assert_allclose(history["alpha"][first_weighted], lasso_best, rtol=1e-12)
+    np.testing.assert_allclose(history["alpha"][weighted_rows[0]], lasso_best, rtol=1e-12)
     assert weighted.alpha_.shape == (X.shape[1],)
-    assert weighted.best_score_ <= lasso_values.min() + 1e-12
+    # Early stopping: alpha_ is the weighted-stage point with the lowest monitor error.
+    monitor = np.array(history["monitor"])[weighted_rows]
+    assert np.all(np.isfinite(monitor)) and np.all(np.isnan(
+        np.array(history["monitor"])[lasso_rows]))
+    chosen = weighted_rows[np.argmin(monitor)]
+    np.testing.assert_allclose(weighted.alpha_, history["alpha"][chosen], rtol=1e-12)
+
+
+def test_weighted_lasso_beats_the_lasso_on_a_sparse_signal():
+    """The design of the paper's experiments: sparse truth, correlated features."""
+    X, y, coef = make_correlated_regression(n_samples=300, n_features=2000,
+                                            random_state=0)
+    X_test, y_test, _ = make_correlated_regression(n_samples=1000, n_features=2000,
+                                                   random_state=1, coef=coef)
+    lasso = hl.LassoCV().fit(X, y)
+    weighted = hl.WeightedLassoCV(max_iter=20).fit(X, y)
+
+    def test_mse(model):
+        return np.mean((y_test - model.predict(X_test)) ** 2)
+    assert test_mse(weighted) < test_mse(lasso)
 
 
 def test_external_validation_criterion_and_sure(regression):

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from numbers import Real
+
 import numpy as np
 from sklearn.base import RegressorMixin
+from sklearn.model_selection import ShuffleSplit
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
 
+from hyperlasso.criteria import HeldOutMSE, make_objective
 from hyperlasso.estimators.base import (
     HyperCVMixin,
     concat_histories,
@@ -138,25 +144,72 @@ class ElasticNetCV(_RegressorCV):
 class WeightedLassoCV(_RegressorCV):
     __doc__ = ("Lasso with one penalty per feature, all tuned by hypergradient descent."
                "\n\n    ||y - Xw - b||^2 / (2n) + sum_j alpha_j |w_j|; the search starts"
-               "\n    from the Lasso's tuned alpha (a first, scalar stage)."
+               "\n    from the Lasso's tuned alpha (a first, scalar stage).\n\n"
+               "    With one hyperparameter per feature the criterion can be overfitted:"
+               "\n    ``monitor_fraction`` of the samples (default 0.2) is set aside, both"
+               "\n    stages tune on the rest, and the weights kept are those of the"
+               "\n    evaluated point with the lowest error on the set-aside samples (the"
+               "\n    Lasso's start included): early stopping on a held-out monitor."
+               "\n    ``history_['monitor']`` records that error.\n"
                + _PARAMETERS_DOC)
+
+    _parameter_constraints: dict = {
+        **_RegressorCV._parameter_constraints,
+        "monitor_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+    }
+
+    def __init__(self, *, criterion="cv", cv=5, hypergradient="auto", optimizer="lbfgs",
+                 max_iter=50, tol=1e-6, fit_intercept=True, n_jobs=None, sigma=None,
+                 alpha_init=None, alpha_bounds=None, monitor_fraction=0.2, verbose=0):
+        super().__init__(criterion=criterion, cv=cv, hypergradient=hypergradient,
+                         optimizer=optimizer, max_iter=max_iter, tol=tol,
+                         fit_intercept=fit_intercept, n_jobs=n_jobs, sigma=sigma,
+                         alpha_init=alpha_init, alpha_bounds=alpha_bounds, verbose=verbose)
+        self.monitor_fraction = monitor_fraction
 
     def _model(self):
         return WeightedLasso(fit_intercept=self.fit_intercept)
 
     def _search(self, X, y):
-        lasso, lasso_space, lasso_result = self._tune(
-            X, y, model=Lasso(fit_intercept=self.fit_intercept))
+        tune_rows, monitor_rows = self._monitor_split(y.shape[0])
+        X_tune, y_tune = X[tune_rows], y[tune_rows]
+        lasso_space, lasso_result = self._tune(
+            X_tune, y_tune, model=Lasso(fit_intercept=self.fit_intercept))[1:]
         model = self._model()
-        space = self._user_space(default_space(model, Design.of(X, model.fit_intercept), y))
+        design = Design.of(X_tune, model.fit_intercept)
+        space = self._user_space(default_space(model, design, y_tune))
         space = space.starting_at(np.clip(lasso_space.alpha(lasso_result.theta),
                                           *np.exp(space.bounds[0])))
-        _, space, result = self._tune(X, y, space=space, model=model)
-        history = concat_histories(
-            _broadcast_alpha(history_dict(lasso_space, lasso_result, "lasso"), X.shape[1]),
-            history_dict(space, result, "weighted"), lasso_result.history.time[-1],
-        )
+        _, space, result = self._tune(X_tune, y_tune, space=space, model=model)
+        monitor = [np.nan] * len(result.history)
+        if monitor_rows is not None:
+            result, monitor = self._early_stopped(model, space, result, X, y, tune_rows,
+                                                  monitor_rows)
+        weighted = history_dict(space, result, "weighted")
+        weighted["monitor"] = monitor
+        lasso = _broadcast_alpha(history_dict(lasso_space, lasso_result, "lasso"),
+                                 X.shape[1])
+        lasso["monitor"] = [np.nan] * len(lasso["value"])
+        history = concat_histories(lasso, weighted, lasso_result.history.time[-1])
         return model, space, result, history
+
+    def _monitor_split(self, n_samples: int):
+        if self.monitor_fraction is None:
+            return np.arange(n_samples), None
+        splitter = ShuffleSplit(n_splits=1, test_size=self.monitor_fraction,
+                                random_state=0)
+        return next(splitter.split(np.zeros((n_samples, 1))))
+
+    def _early_stopped(self, model, space, result, X, y, tune_rows, monitor_rows):
+        """The evaluated point with the lowest error on the monitor samples."""
+        monitor = make_objective(HeldOutMSE(X[monitor_rows], y[monitor_rows]), model,
+                                 X[tune_rows], y[tune_rows], self._settings())
+        errors = [monitor.value(space.alpha(theta)).value
+                  for theta in result.history.theta]
+        best = int(np.argmin(errors))
+        chosen = replace(result, theta=result.history.theta[best].copy(),
+                         value=float(result.history.value[best]))
+        return chosen, errors
 
 
 def _broadcast_alpha(history: dict, n_features: int) -> dict:
