@@ -46,6 +46,21 @@ class HyperCVMixin(BaseEstimator):
         "alpha_bounds": ["array-like", None],
     }
 
+    def __init__(self, *, criterion="cv", cv=5, hypergradient="auto", optimizer="lbfgs",
+                 max_iter=50, tol=1e-6, fit_intercept=True, n_jobs=None,
+                 alpha_init=None, alpha_bounds=None, verbose=0):
+        self.criterion = criterion
+        self.cv = cv
+        self.hypergradient = hypergradient
+        self.optimizer = optimizer
+        self.max_iter = max_iter
+        self.tol = tol
+        self.fit_intercept = fit_intercept
+        self.n_jobs = n_jobs
+        self.alpha_init = alpha_init
+        self.alpha_bounds = alpha_bounds
+        self.verbose = verbose
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True

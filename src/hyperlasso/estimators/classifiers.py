@@ -20,21 +20,6 @@ class SparseLogisticRegressionCV(LinearClassifierMixin, ClassifierMixin, HyperCV
                "use the held-out logistic loss; coef_ has shape\n    (1, n_features) "
                "as in scikit-learn.\n" + _PARAMETERS_DOC)
 
-    def __init__(self, *, criterion="cv", cv=5, hypergradient="auto", optimizer="lbfgs",
-                 max_iter=50, tol=1e-6, fit_intercept=True, n_jobs=None,
-                 alpha_init=None, alpha_bounds=None, verbose=0):
-        self.criterion = criterion
-        self.cv = cv
-        self.hypergradient = hypergradient
-        self.optimizer = optimizer
-        self.max_iter = max_iter
-        self.tol = tol
-        self.fit_intercept = fit_intercept
-        self.n_jobs = n_jobs
-        self.alpha_init = alpha_init
-        self.alpha_bounds = alpha_bounds
-        self.verbose = verbose
-
     sigma = None  # SURE does not apply to classification
 
     def __sklearn_tags__(self):

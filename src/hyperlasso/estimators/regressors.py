@@ -77,18 +77,11 @@ class _RegressorCV(RegressorMixin, HyperCVMixin):
     def __init__(self, *, criterion="cv", cv=5, hypergradient="auto", optimizer="lbfgs",
                  max_iter=50, tol=1e-6, fit_intercept=True, n_jobs=None, sigma=None,
                  alpha_init=None, alpha_bounds=None, verbose=0):
-        self.criterion = criterion
-        self.cv = cv
-        self.hypergradient = hypergradient
-        self.optimizer = optimizer
-        self.max_iter = max_iter
-        self.tol = tol
-        self.fit_intercept = fit_intercept
-        self.n_jobs = n_jobs
+        super().__init__(criterion=criterion, cv=cv, hypergradient=hypergradient,
+                         optimizer=optimizer, max_iter=max_iter, tol=tol,
+                         fit_intercept=fit_intercept, n_jobs=n_jobs,
+                         alpha_init=alpha_init, alpha_bounds=alpha_bounds, verbose=verbose)
         self.sigma = sigma
-        self.alpha_init = alpha_init
-        self.alpha_bounds = alpha_bounds
-        self.verbose = verbose
 
     def fit(self, X, y):
         """Tune the penalties on (X, y), then refit on all of it.
