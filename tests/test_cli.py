@@ -123,3 +123,23 @@ def test_console_script_help_and_bad_option():
     bad = subprocess.run([sys.executable, "-m", "hyperlasso.cli", "tune", "--model", "svm"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_csv_with_bom_and_blank_lines_and_npy_misnamed(tmp_path, data, capsys):
+    X, y = data
+    _write_csv(tmp_path / "d.csv", X, y, target_name="t")
+    text = (tmp_path / "d.csv").read_text()
+    (tmp_path / "d.csv").write_text("\ufeff" + text + "\n\n", encoding="utf-8")
+    assert _run(tmp_path, tmp_path / "d.csv", "--target", "t", "--no-plot") == 0
+    np.save(tmp_path / "a.npy", X)
+    (tmp_path / "a.npy").rename(tmp_path / "a.npz")
+    assert _run(tmp_path, tmp_path / "a.npz", "--force") == 2
+    assert "not an NPZ archive" in capsys.readouterr().err
+
+
+def test_output_folder_must_exist(tmp_path, data, capsys):
+    X, y = data
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    code = main(["tune", str(tmp_path / "d.npz"), *FAST, "--json",
+                 str(tmp_path / "nowhere" / "r.json"), "--no-plot"])
+    assert code == 2 and "no such folder" in capsys.readouterr().err

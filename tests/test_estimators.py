@@ -158,3 +158,21 @@ def test_bad_input_for_estimators(regression):
     from sklearn.model_selection import KFold
     with pytest.raises(ValueError, match="single class in its training part"):
         hl.SparseLogisticRegressionCV(cv=KFold(20)).fit(X, y_single)
+
+
+def test_weighted_lasso_user_start_bounds_and_splits(regression):
+    X, y = regression
+    p = X.shape[1]
+    amax = hl.alpha_max("lasso", X, y)
+    bounds = np.tile([1e-3 * amax, amax], (p, 1))
+    bounds[0] = [0.5 * amax, amax]  # one feature kept heavily penalized
+    estimator = hl.WeightedLassoCV(alpha_init=np.full(p, 0.6 * amax), alpha_bounds=bounds,
+                                   max_iter=5).fit(X, y)
+    assert np.all(estimator.alpha_ >= bounds[:, 0] * (1 - 1e-9))
+    assert np.all(estimator.alpha_ <= bounds[:, 1] * (1 + 1e-9))
+    from sklearn.model_selection import KFold
+    with pytest.raises(ValueError, match="cv must be an int, or set monitor_fraction=None"):
+        hl.WeightedLassoCV(cv=KFold(3)).fit(X, y)
+    splits = KFold(3).split(X)  # a one-shot generator serves both stages
+    fitted = hl.WeightedLassoCV(cv=splits, monitor_fraction=None, max_iter=3).fit(X, y)
+    assert set(fitted.history_["stage"]) == {"lasso", "weighted"}

@@ -58,9 +58,3 @@ def check_vector(y, n_samples: int, name: str = "y") -> np.ndarray:
     if not np.all(np.isfinite(y)):
         raise ValueError(f"{name} contains NaN or inf.")
     return y
-
-
-def check_X_y(X, y, name_X: str = "X", name_y: str = "y"):
-    """Validate a design and its target together (see the two functions above)."""
-    X = check_matrix(X, name_X)
-    return X, check_vector(y, X.shape[0], name_y)

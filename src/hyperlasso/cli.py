@@ -100,6 +100,14 @@ def _output_paths(args):
     for path in (json_path, png_path):
         if path is not None and path.exists() and not args.force:
             raise DataError(f"{path} exists; pass --force to overwrite it.")
+        if path is not None and not path.parent.is_dir():
+            raise DataError(f"{path.parent}: no such folder for the output {path.name}.")
+    if png_path is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise DataError('the plot needs matplotlib: pip install "hyperlasso[plot]", '
+                            "or pass --no-plot.") from None
     return json_path, png_path
 
 
@@ -206,36 +214,29 @@ def _plot(args, estimator, X_train, y_train, report, png_path) -> None:
 
 
 def criterion_path(estimator, X, y, n_points: int = 25):
-    """The estimator's criterion on a grid of l1 weights (other penalties at their
-    tuned value; the scalar Lasso for one penalty per feature)."""
+    """The estimator's criterion on a grid of l1 weights (the l2 weight at its tuned
+    value for the ElasticNet; the scalar Lasso for one penalty per feature)."""
     from hyperlasso.criteria import make_objective
-    from hyperlasso.inner.models import Lasso
+    from hyperlasso.hypergradients import Settings
+    from hyperlasso.inner.models import ElasticNet, Lasso, WeightedLasso
+    from hyperlasso.inner.problem import Design
 
     model = estimator._model()
-    alpha = np.asarray(estimator.alpha_, dtype=float)
-    if alpha.ndim == 1 and alpha.size > 2:
-        model, alpha = Lasso(fit_intercept=estimator.fit_intercept), alpha.max()
+    if isinstance(model, WeightedLasso):
+        model = Lasso(fit_intercept=estimator.fit_intercept)
     y_model = model.check_target(y)
     X = X.astype(np.float64)
     objective = make_objective(estimator.criterion, model, X, y_model,
-                               estimator._settings(), cv=estimator.cv,
+                               Settings(tol=estimator.tol), cv=estimator.cv,
                                sigma=getattr(estimator, "sigma", None))
-    amax = float(np.max(model.alpha_max(*_design(model, X, y_model))))
+    amax = float(np.max(model.alpha_max(Design.of(X, model.fit_intercept), y_model)))
     grid = np.geomspace(amax, amax * 1e-3, n_points)
-    values = [objective.value(_with_l1(alpha, a)).value for a in grid]
+    if isinstance(model, ElasticNet):
+        l2 = float(np.asarray(estimator.alpha_)[1])
+        values = [objective.value(np.array([a, l2])).value for a in grid]
+    else:
+        values = [objective.value(float(a)).value for a in grid]
     return grid, np.array(values)
-
-
-def _design(model, X, y):
-    from hyperlasso.inner.problem import Design
-
-    return Design.of(X, model.fit_intercept), y
-
-
-def _with_l1(alpha, l1):
-    if alpha.ndim == 0:
-        return float(l1)
-    return np.array([l1, alpha[1]])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import pathlib
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,8 +59,11 @@ def load_data(path, target: str | None = None) -> Dataset:
 
 def load_csv(path: pathlib.Path, target: str | None = None) -> Dataset:
     """A CSV with a header row; every column numeric; target by name or last."""
-    with open(path, newline="") as handle:
-        rows = list(csv.reader(handle))
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = [row for row in csv.reader(handle) if any(f.strip() for f in row)]
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a readable CSV file ({exc}).") from None
     if len(rows) < 2:
         raise DataError(f"{path}: a header row and at least one data row are needed.")
     header, body = [name.strip() for name in rows[0]], rows[1:]
@@ -94,8 +98,10 @@ def load_npz(path: pathlib.Path) -> Dataset:
     """An ``.npz`` with arrays ``X`` (n_samples, n_features) and ``y`` (n_samples,)."""
     try:
         archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: not a readable NPZ file ({exc}).") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DataError(f"{path}: a single array, not an NPZ archive with X and y.")
     with archive:
         missing = {"X", "y"} - set(archive.files)
         if missing:

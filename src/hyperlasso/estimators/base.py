@@ -40,7 +40,6 @@ class HyperCVMixin(BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="neither")],
         "fit_intercept": ["boolean"],
         "n_jobs": [Integral, None],
-        "sigma": [Interval(Real, 0, None, closed="neither"), None],
         "verbose": ["verbose"],
         "alpha_init": ["array-like", Interval(Real, 0, None, closed="neither"), None],
         "alpha_bounds": ["array-like", None],
@@ -74,11 +73,13 @@ class HyperCVMixin(BaseEstimator):
             return self.hypergradient
         return Settings(method=self.hypergradient, tol=self.tol)
 
-    def _tune(self, X, y_model, space: Space | None = None, model: Model | None = None):
+    def _tune(self, X, y_model, space: Space | None = None, model: Model | None = None,
+              cv=None):
         """Run the outer optimization; return (model, space, OuterResult)."""
         model = self._model() if model is None else model
         objective = make_objective(self.criterion, model, X, y_model, self._settings(),
-                                   cv=self.cv, n_jobs=self.n_jobs, sigma=self.sigma)
+                                   cv=self.cv if cv is None else cv, n_jobs=self.n_jobs,
+                                   sigma=self.sigma)
         if space is None:
             space = self._user_space(default_space(model, Design.of(X, model.fit_intercept),
                                                    y_model))

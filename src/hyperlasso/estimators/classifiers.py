@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 from sklearn.base import ClassifierMixin
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
@@ -65,5 +66,5 @@ class SparseLogisticRegressionCV(LinearClassifierMixin, ClassifierMixin, HyperCV
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n_samples, 2), columns in ``classes_`` order."""
-        positive = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        positive = expit(self.decision_function(X))
         return np.column_stack([1.0 - positive, positive])

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import RegressorMixin
-from sklearn.model_selection import ShuffleSplit
+from sklearn.model_selection import ShuffleSplit, check_cv
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
 
@@ -74,6 +74,11 @@ default="lbfgs"
 
 
 class _RegressorCV(RegressorMixin, HyperCVMixin):
+    _parameter_constraints: dict = {
+        **HyperCVMixin._parameter_constraints,
+        "sigma": [Interval(Real, 0, None, closed="neither"), None],
+    }
+
     def __init__(self, *, criterion="cv", cv=5, hypergradient="auto", optimizer="lbfgs",
                  max_iter=50, tol=1e-6, fit_intercept=True, n_jobs=None, sigma=None,
                  alpha_init=None, alpha_bounds=None, verbose=0):
@@ -164,16 +169,21 @@ class WeightedLassoCV(_RegressorCV):
         return WeightedLasso(fit_intercept=self.fit_intercept)
 
     def _search(self, X, y):
-        tune_rows, monitor_rows = self._monitor_split(y.shape[0])
+        tune_rows, monitor_rows = self._monitor_split(X, y)
         X_tune, y_tune = X[tune_rows], y[tune_rows]
+        cv = self.cv if isinstance(self.cv, Integral) else list(
+            check_cv(self.cv).split(X_tune, y_tune))  # used by both stages
+        lasso_model = Lasso(fit_intercept=self.fit_intercept)
         lasso_space, lasso_result = self._tune(
-            X_tune, y_tune, model=Lasso(fit_intercept=self.fit_intercept))[1:]
+            X_tune, y_tune, space=self._lasso_space(lasso_model, X_tune, y_tune),
+            model=lasso_model, cv=cv)[1:]
         model = self._model()
         design = Design.of(X_tune, model.fit_intercept)
         space = self._user_space(default_space(model, design, y_tune))
-        space = space.starting_at(np.clip(lasso_space.alpha(lasso_result.theta),
-                                          *np.exp(space.bounds[0])))
-        _, space, result = self._tune(X_tune, y_tune, space=space, model=model)
+        if self.alpha_init is None:
+            start = np.full(X.shape[1], lasso_space.alpha(lasso_result.theta))
+            space = space.starting_at(np.clip(start, *np.exp(space.bounds).T))
+        _, space, result = self._tune(X_tune, y_tune, space=space, model=model, cv=cv)
         monitor = [np.nan] * len(result.history)
         if monitor_rows is not None:
             result, monitor = self._early_stopped(model, space, result, X, y, tune_rows,
@@ -186,12 +196,25 @@ class WeightedLassoCV(_RegressorCV):
         history = concat_histories(lasso, weighted, lasso_result.history.time[-1])
         return model, space, result, history
 
-    def _monitor_split(self, n_samples: int):
+    def _lasso_space(self, lasso, X, y):
+        """The scalar stage's space: the user's bounds reduced to one pair."""
+        space = default_space(lasso, Design.of(X, lasso.fit_intercept), y)
+        if self.alpha_bounds is None:
+            return space
+        bounds = np.asarray(self.alpha_bounds, dtype=float).reshape(-1, 2)
+        space = space.bounded_by((bounds[:, 0].min(), bounds[:, 1].max()))
+        return space.starting_at(np.exp(space.bounds.mean()))
+
+    def _monitor_split(self, X, y):
         if self.monitor_fraction is None:
-            return np.arange(n_samples), None
+            return np.arange(y.shape[0]), None
+        if not isinstance(self.cv, Integral):
+            raise ValueError("WeightedLassoCV draws its folds on the samples left after "
+                             "setting the monitor aside: cv must be an int, or set "
+                             "monitor_fraction=None to pass your own splits.")
         splitter = ShuffleSplit(n_splits=1, test_size=self.monitor_fraction,
                                 random_state=0)
-        return next(splitter.split(np.zeros((n_samples, 1))))
+        return next(splitter.split(np.zeros((y.shape[0], 1))))
 
     def _early_stopped(self, model, space, result, X, y, tune_rows, monitor_rows):
         """The evaluated point with the lowest error on the monitor samples."""

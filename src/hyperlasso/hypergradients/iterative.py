@@ -17,17 +17,17 @@ from hyperlasso.hypergradients.methods import (
     MAX_FORWARD_ENTRIES,
     Context,
     MethodOutput,
-    _warn_if_capped,
+    _warn_capped,
 )
-from hyperlasso.inner.solver import InnerSolution, measure_optimality
+from hyperlasso.inner.solver import InnerSolution, measure_optimality, starting_point
+
+#: Largest number of recorded coefficients backward differentiation may hold
+#: (2 GB of float64).
+MAX_BACKWARD_ENTRIES = 250_000_000
 
 
 def _start(ctx: Context):
-    problem = ctx.problem
-    if ctx.start is None:
-        return np.zeros(problem.n_features), problem.null_intercept()
-    coef, intercept = ctx.start
-    return np.array(coef, dtype=np.float64), float(intercept) * problem.fit_intercept
+    return starting_point(ctx.problem, ctx.start)
 
 
 def _reached(ctx: Context, opt) -> bool:
@@ -58,12 +58,13 @@ def _solution(w, b, opt, n_epochs, converged) -> InnerSolution:
 def forward(ctx: Context) -> MethodOutput:
     """Forward-mode differentiation: carry J = dw/dalpha through every update."""
     problem = ctx.problem
-    dlam, dl2 = ctx.model.directions(ctx.alpha, problem.n_features)
-    if dlam.size > MAX_FORWARD_ENTRIES:
+    shape = (problem.n_features, np.size(ctx.alpha))
+    if shape[0] * shape[1] > MAX_FORWARD_ENTRIES:
         raise ValueError(
-            f"method='forward' would carry a {dlam.shape} Jacobian; use 'implicit', "
+            f"method='forward' would carry a {shape} Jacobian; use 'implicit', "
             "'implicit_forward' or 'backward' for this many hyperparameters."
         )
+    dlam, dl2 = ctx.model.directions(ctx.alpha, problem.n_features)
     w, z, b_int = _internal_start(ctx)
     J, Jb = np.zeros(dlam.shape), np.zeros(dl2.size)
     ZJ = np.zeros((problem.n_samples, dl2.size))
@@ -79,7 +80,8 @@ def forward(ctx: Context) -> MethodOutput:
         b = problem.external_intercept(w, b_int)
         opt = measure_optimality(problem, w, b)
         converged = _reached(ctx, opt) and _settled(J, previous)
-    _warn_if_capped(n_epochs, "forward differentiation")
+    if not converged:
+        _warn_capped("forward differentiation")
     value, grad_coef, grad_intercept = ctx.criterion.value_and_grad(w, b)
     grad_coef = problem.internal_gradient(grad_coef, grad_intercept)
     gradient = J.T @ grad_coef + grad_intercept * Jb
@@ -107,10 +109,16 @@ def backward(ctx: Context) -> MethodOutput:
         W_chunks.append(W_out)
         b_chunks.append(b_out)
         n_epochs += CHECK_EVERY
+        if (n_epochs + 1) * problem.n_features > MAX_BACKWARD_ENTRIES:
+            raise ValueError(
+                f"method='backward' would store more than {MAX_BACKWARD_ENTRIES} "
+                "coefficients of iterates; use 'implicit' or 'implicit_forward'."
+            )
         b = problem.external_intercept(w, b_int)
         opt = measure_optimality(problem, w, b)
         converged = _reached(ctx, opt) and _settled(W_out[-1], W_out[-2])
-    _warn_if_capped(n_epochs, "backward differentiation")
+    if not converged:
+        _warn_capped("backward differentiation")
     value, grad_coef, grad_intercept = ctx.criterion.value_and_grad(w, b)
     W, B = np.concatenate(W_chunks), np.concatenate(b_chunks)
     del W_chunks

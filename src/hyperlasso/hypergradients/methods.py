@@ -131,7 +131,9 @@ def polish(ctx: Context) -> MethodOutput:
     opt = measure_optimality(ctx.problem, coef, intercept)
     reason = _polish_rejection(ctx.problem, system, coef, intercept, opt)
     if reason:
-        return _implicit_at(ctx, solution, note=f"polish rejected ({reason}); implicit")
+        value, gradient = _adjoint_gradient(ctx, system, solver)
+        return MethodOutput(solution, value, gradient, linear_solver,
+                            note=f"polish rejected ({reason}); implicit")
     polished = replace(solution, coef=coef, intercept=float(intercept), gap=opt.gap,
                        kkt=opt.kkt)
     new_system = RestrictedSystem.at(ctx.problem, coef, intercept)
@@ -163,8 +165,8 @@ def implicit_forward(ctx: Context) -> MethodOutput:
     """
     solution = _inner_solution(ctx)
     problem, support = ctx.problem, solution.support
-    dlam, dl2 = ctx.model.directions(ctx.alpha, problem.n_features)
-    active = np.flatnonzero(np.any(dlam[support] != 0, axis=0) | (dl2 != 0))
+    active, dlam_S, dl2_active = ctx.model.directions_on(ctx.alpha, problem.n_features,
+                                                         support)
     value, grad_coef, grad_intercept = ctx.criterion.value_and_grad(
         solution.coef, solution.intercept
     )
@@ -176,12 +178,13 @@ def implicit_forward(ctx: Context) -> MethodOutput:
     ZJ = np.ascontiguousarray(ZJ + Jb[None, :])
     epochs = _kernels.implicit_forward_sweeps(
         problem.design.kernel_view, support, problem.y, problem.datafit, z,
-        solution.coef, problem.l2, np.ascontiguousarray(dlam[np.ix_(support, active)]),
-        np.ascontiguousarray(dl2[active]), J, Jb, ZJ, problem.fit_intercept,
+        solution.coef, problem.l2, np.ascontiguousarray(dlam_S),
+        np.ascontiguousarray(dl2_active), J, Jb, ZJ, problem.fit_intercept,
         JACOBIAN_RTOL, MAX_EPOCHS,
     )
-    _warn_if_capped(epochs, "implicit forward sweeps")
-    gradient = np.zeros(dl2.size)
+    if epochs >= MAX_EPOCHS:
+        _warn_capped("implicit forward sweeps")
+    gradient = np.zeros(np.size(ctx.alpha))
     grad_coef = problem.internal_gradient(grad_coef, grad_intercept)
     gradient[active] = J.T @ grad_coef[support] + grad_intercept * Jb
     state = JacobianState(support, active, J, Jb)
@@ -204,7 +207,6 @@ def _warm_jacobian(state, support, active, fit_intercept):
     return J, Jb
 
 
-def _warn_if_capped(epochs: int, what: str) -> None:
-    if epochs >= MAX_EPOCHS:
-        warn_convergence(f"{what} reached {MAX_EPOCHS} epochs before converging; the "
-                         "hypergradient may be inaccurate.", stacklevel=3)
+def _warn_capped(what: str) -> None:
+    warn_convergence(f"{what} reached {MAX_EPOCHS} epochs before converging; the "
+                     "hypergradient may be inaccurate.", stacklevel=3)

@@ -1,6 +1,6 @@
 """Column access to a design matrix, written once for dense and sparse X.
 
-Every numba kernel of hyperlasso reads X through the four functions below. The
+Every numba kernel of hyperlasso reads X through the functions below. The
 design is either a Fortran-ordered 2-D float64 array or a CSC triple
 ``(data, indices, indptr)``; numba picks the implementation from the argument's
 type at compile time (``numba.extending.overload``), so a solver is written once
@@ -34,67 +34,13 @@ def as_design(X):
     return np.asfortranarray(X)
 
 
-def col_dot(X, j, v):  # pragma: no cover - replaced by the overload in numba
-    """Return ``X[:, j] @ v``."""
-    raise NotImplementedError
-
-
-def col_wdot(X, j, u, v):  # pragma: no cover
-    """Return ``sum_i X[i, j] * u[i] * v[i]``."""
-    raise NotImplementedError
-
-
 def col_axpy(X, j, a, v):  # pragma: no cover
     """Do ``v += a * X[:, j]`` in place."""
     raise NotImplementedError
 
 
-def col_waxpy(X, j, a, u, v):  # pragma: no cover
-    """Do ``v += a * u * X[:, j]`` in place (``u`` elementwise)."""
-    raise NotImplementedError
-
-
 def _is_dense(X):
     return isinstance(X, types.Array)
-
-
-@overload(col_dot, jit_options={"cache": True, "fastmath": {"reassoc", "contract"}})
-def _col_dot(X, j, v):
-    if _is_dense(X):
-        def dense(X, j, v):
-            s = 0.0
-            for i in range(X.shape[0]):
-                s += X[i, j] * v[i]
-            return s
-        return dense
-
-    def sparse(X, j, v):
-        data, indices, indptr = X
-        s = 0.0
-        for k in range(indptr[j], indptr[j + 1]):
-            s += data[k] * v[indices[k]]
-        return s
-    return sparse
-
-
-@overload(col_wdot, jit_options={"cache": True, "fastmath": {"reassoc", "contract"}})
-def _col_wdot(X, j, u, v):
-    if _is_dense(X):
-        def dense(X, j, u, v):
-            s = 0.0
-            for i in range(X.shape[0]):
-                s += X[i, j] * u[i] * v[i]
-            return s
-        return dense
-
-    def sparse(X, j, u, v):
-        data, indices, indptr = X
-        s = 0.0
-        for k in range(indptr[j], indptr[j + 1]):
-            i = indices[k]
-            s += data[k] * u[i] * v[i]
-        return s
-    return sparse
 
 
 @overload(col_axpy, jit_options={"cache": True})
@@ -109,22 +55,6 @@ def _col_axpy(X, j, a, v):
         data, indices, indptr = X
         for k in range(indptr[j], indptr[j + 1]):
             v[indices[k]] += a * data[k]
-    return sparse
-
-
-@overload(col_waxpy, jit_options={"cache": True})
-def _col_waxpy(X, j, a, u, v):
-    if _is_dense(X):
-        def dense(X, j, a, u, v):
-            for i in range(X.shape[0]):
-                v[i] += a * u[i] * X[i, j]
-        return dense
-
-    def sparse(X, j, a, u, v):
-        data, indices, indptr = X
-        for k in range(indptr[j], indptr[j + 1]):
-            i = indices[k]
-            v[i] += a * u[i] * data[k]
     return sparse
 
 

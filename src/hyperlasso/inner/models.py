@@ -59,6 +59,20 @@ class Model:
         """Gradient in alpha (shape of alpha) from gradients in lam (p,) and l2."""
         raise NotImplementedError
 
+    def directions_on(self, alpha: np.ndarray, n_features: int, support: np.ndarray):
+        """The components of alpha that move the weights on ``support``.
+
+        Returns
+        -------
+        active : ndarray of int, shape (k,)
+            Indices into alpha.ravel().
+        dlam : ndarray of shape (len(support), k)
+        dl2 : ndarray of shape (k,)
+        """
+        dlam, dl2 = self.directions(alpha, n_features)
+        active = np.flatnonzero(np.any(dlam[support] != 0, axis=0) | (dl2 != 0))
+        return active, dlam[np.ix_(support, active)], dl2[active]
+
     def check_target(self, y: np.ndarray) -> np.ndarray:
         """Validate and convert the target for the datafit."""
         return np.asarray(y, dtype=np.float64)
@@ -154,6 +168,10 @@ class WeightedLasso(Model):
 
     def pullback(self, g_lam, g_l2, alpha):
         return np.asarray(g_lam, dtype=np.float64).copy()
+
+    def directions_on(self, alpha, n_features, support):
+        # alpha_j moves lam_j only: no p x p identity is ever formed.
+        return support, np.eye(support.size), np.zeros(support.size)
 
     def alpha_max(self, design, y):
         """Per-feature thresholds |X_j^T grad F(b0)|, shape (n_features,)."""

@@ -121,7 +121,7 @@ def solve(
 
 
 def _solve(problem, tol, stop, max_iter, max_epochs, warm_start) -> InnerSolution:
-    w, b = _starting_point(problem, warm_start)
+    w, b = starting_point(problem, warm_start)
     lipschitz = problem.lipschitz
     n_epochs, best_kkt, n_stalls = 0, np.inf, 0
     for n_iter in range(1, max_iter + 1):
@@ -172,7 +172,8 @@ def _working_set_size(w: np.ndarray) -> int:
     return max(10, 2 * int(np.count_nonzero(w)))
 
 
-def _starting_point(problem: InnerProblem, warm_start) -> tuple[np.ndarray, float]:
+def starting_point(problem: InnerProblem, warm_start) -> tuple[np.ndarray, float]:
+    """The warm start (validated) or zero with the null intercept."""
     if warm_start is None:
         return np.zeros(problem.n_features), problem.null_intercept()
     coef, intercept = warm_start

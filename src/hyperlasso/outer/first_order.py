@@ -54,7 +54,9 @@ class GradientDescent:
             new_theta, new_value, new_grad, step = self._line_search(
                 rec, theta, value, grad, step, schedule.current)
             if new_theta is None:
-                message = "line search failed to decrease the objective"
+                message = ("converged (projected gradient step is zero)"
+                           if np.array_equal(rec.project(theta - grad), theta) else
+                           "line search failed to decrease the objective")
                 break
             decrease = (value - new_value) / max(abs(value), 1e-300)
             moved = np.max(np.abs(new_theta - theta))
