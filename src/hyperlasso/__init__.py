@@ -5,6 +5,7 @@ restricted to the support of the solution.
 """
 
 from hyperlasso.criteria import HeldOutLogistic, HeldOutMSE
+from hyperlasso.criteria.gaussian import HeldOutGaussianNLL
 from hyperlasso.estimators import (
     ElasticNetCV,
     LassoCV,
@@ -19,6 +20,7 @@ from hyperlasso.hypergradients import (
 )
 from hyperlasso.inner.api import alpha_max, fit
 from hyperlasso.inner.convergence import inner_convergence_warning_class
+from hyperlasso.inner.graphical import GraphicalLasso
 from hyperlasso.inner.models import (
     ElasticNet,
     Lasso,
@@ -31,6 +33,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ElasticNetCV", "LassoCV", "SparseLogisticRegressionCV", "WeightedLassoCV",
+    "GraphicalLasso", "HeldOutGaussianNLL",
     "AllZeroWarning", "ElasticNet", "HeldOutLogistic", "HeldOutMSE",
     "HypergradientResult", "InnerConvergenceWarning", "InnerSolution", "Lasso",
     "SparseLogisticRegression", "WarmStart", "WeightedLasso", "alpha_max", "fit",

@@ -9,8 +9,10 @@ import numpy as np
 
 from hyperlasso._validation import check_matrix, check_vector
 from hyperlasso.hypergradients import iterative, methods
+from hyperlasso.hypergradients.graphical import graphical_hypergradient
 from hyperlasso.hypergradients.methods import Context, JacobianState
 from hyperlasso.hypergradients.restricted import choose_linear_solver
+from hyperlasso.inner.graphical import GraphicalLasso, empirical_covariance
 from hyperlasso.inner.models import Model, make_model
 from hyperlasso.inner.problem import Design
 from hyperlasso.inner.solver import STOP_CRITERIA, InnerSolution
@@ -81,7 +83,7 @@ def hypergradient(
     criterion,
     alpha,
     X,
-    y,
+    y=None,
     method: str = "auto",
     tol: float | None = None,
     *,
@@ -98,7 +100,11 @@ def hypergradient(
     ----------
     model : str or Model
         ``"lasso"``, ``"elastic_net"``, ``"weighted_lasso"``, ``"sparse_logreg"``
-        or a :class:`hyperlasso.models.Model` instance (e.g. without intercept).
+        or a :class:`hyperlasso.models.Model` instance (e.g. without intercept);
+        ``"graphical_lasso"`` or a :class:`hyperlasso.GraphicalLasso` (then X holds
+        samples in rows, y is None, the criterion takes a precision matrix, e.g.
+        :class:`hyperlasso.HeldOutGaussianNLL`, and a ``GraphicalHypergradient`` is
+        returned; pass it back as ``warm_start``).
     criterion : object
         Has ``value_and_grad(coef, intercept) -> (value, grad_coef, grad_intercept)``,
         e.g. :class:`hyperlasso.HeldOutMSE`.
@@ -132,6 +138,8 @@ def hypergradient(
     -------
     HypergradientResult
     """
+    if model in GRAPHICAL_NAMES or isinstance(model, GraphicalLasso):
+        return _graphical(model, criterion, alpha, X, y, method, tol, warm_start)
     model = make_model(model)
     X = check_matrix(X, "X")
     y = check_vector(model.check_target(y), X.shape[0], "y")
@@ -231,6 +239,24 @@ def _result(ctx: Context, out, method: str, warn_all_zero: bool) -> Hypergradien
         linear_solver=out.linear_solver, note=out.note,
         warm_start=WarmStart(out.solution.coef, out.solution.intercept, out.jacobian),
     )
+
+
+GRAPHICAL_NAMES = ("graphical_lasso", "glasso")
+
+
+def _graphical(model, criterion, alpha, X, y, method, tol, warm_start):
+    """The graphical lasso: X holds samples in rows, y must be None."""
+    if y is not None:
+        raise ValueError("the graphical lasso takes samples X only: pass y=None.")
+    model = GraphicalLasso() if isinstance(model, str) else model
+    S = empirical_covariance(X, "X")
+    alpha = model.check_alpha(alpha, S.shape[0])
+    _check_criterion(criterion, S.shape[0])
+    warm = None if warm_start is None else warm_start.solution.precision
+    result = graphical_hypergradient(S, model.penalty_matrix(alpha, S.shape[0]), criterion,
+                                     method=method, tol=1e-8 if tol is None else tol,
+                                     warm_start=warm)
+    return replace(result, gradient=model.pullback(result.gradient, alpha))
 
 
 def _at_given_point(ctx: Context, method: str, coef, intercept) -> Context:
