@@ -8,6 +8,7 @@ from hyperlasso.criteria import HeldOutLogistic, HeldOutMSE
 from hyperlasso.criteria.gaussian import HeldOutGaussianNLL
 from hyperlasso.estimators import (
     ElasticNetCV,
+    GraphicalLassoCV,
     LassoCV,
     SparseLogisticRegressionCV,
     WeightedLassoCV,
@@ -33,7 +34,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ElasticNetCV", "LassoCV", "SparseLogisticRegressionCV", "WeightedLassoCV",
-    "GraphicalLasso", "HeldOutGaussianNLL",
+    "GraphicalLasso", "GraphicalLassoCV", "HeldOutGaussianNLL",
     "AllZeroWarning", "ElasticNet", "HeldOutLogistic", "HeldOutMSE",
     "HypergradientResult", "InnerConvergenceWarning", "InnerSolution", "Lasso",
     "SparseLogisticRegression", "WarmStart", "WeightedLasso", "alpha_max", "fit",

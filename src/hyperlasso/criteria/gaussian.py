@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+from joblib import Parallel, delayed
 
-from hyperlasso.inner.graphical import empirical_covariance, inverse_spd
+from hyperlasso.criteria.objectives import Evaluation
+from hyperlasso.hypergradients.graphical import graphical_hypergradient
+from hyperlasso.inner.graphical import empirical_covariance, inverse_spd, solve_graphical
+from hyperlasso.inner.threads import single_threaded_blas
 
 
 class HeldOutGaussianNLL:
@@ -38,3 +42,73 @@ class HeldOutGaussianNLL:
     def value(self, precision: np.ndarray) -> float:
         """Value only."""
         return self.value_and_grad(precision)[0]
+
+
+class GraphicalObjective:
+    """Mean held-out Gaussian NLL over folds of samples, as a function of alpha.
+
+    Each fold has its own training covariance and warm start (state that lives
+    only inside an estimator's ``fit``).
+
+    Parameters
+    ----------
+    model : GraphicalLasso
+    X : ndarray of shape (n_samples, p)
+        Samples in rows.
+    splits : list of (train, validation) index arrays
+    tol : float
+        Optimality violation of the inner solver.
+    method : str, default="auto"
+        Hypergradient method ("auto"/"polish" or "implicit").
+    n_jobs : int or None
+        Folds in parallel threads.
+    """
+
+    def __init__(self, model, X, splits, tol: float, method: str = "auto",
+                 n_jobs: int | None = None):
+        if not splits:
+            raise ValueError("splits must hold at least one training/validation split.")
+        self.model, self.tol, self.method, self.n_jobs = model, tol, method, n_jobs
+        self.folds = [(empirical_covariance(X[train], f"fold {k} training samples"),
+                       HeldOutGaussianNLL(X[test]))
+                      for k, (train, test) in enumerate(splits)]
+        self._warm = [None] * len(self.folds)
+
+    def _fold(self, k: int, alpha, with_gradient: bool):
+        S, criterion = self.folds[k]
+        Lam = self.model.penalty_matrix(self.model.check_alpha(alpha, S.shape[0]),
+                                        S.shape[0])
+        if with_gradient:
+            result = graphical_hypergradient(S, Lam, criterion, method=self.method,
+                                             tol=self.tol, warm_start=self._warm[k])
+            solution, value, gradient = result.solution, result.value, result.gradient
+        else:
+            solution = solve_graphical(S, Lam, tol=self.tol, warm_start=self._warm[k])
+            value, gradient = criterion.value(solution.precision), None
+        self._warm[k] = solution.precision
+        return value, gradient, solution
+
+    def _evaluate(self, alpha, with_gradient: bool) -> Evaluation:
+        jobs = range(len(self.folds))
+        if self.n_jobs in (None, 1):
+            results = [self._fold(k, alpha, with_gradient) for k in jobs]
+        else:
+            with single_threaded_blas():
+                results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                    delayed(self._fold)(k, alpha, with_gradient) for k in jobs)
+        values, gradients, solutions = zip(*results, strict=True)
+        gradient = None
+        if with_gradient:
+            gradient = self.model.pullback(np.mean(gradients, axis=0), np.asarray(alpha))
+        return Evaluation(float(np.mean(values)), gradient,
+                          int(sum(s.n_iter for s in solutions)),
+                          float(np.mean([(s.support.sum() - s.support.shape[0]) / 2
+                                         for s in solutions])))
+
+    def value_and_grad(self, alpha) -> Evaluation:
+        """Mean held-out NLL and its gradient in alpha (float or (p, p))."""
+        return self._evaluate(alpha, True)
+
+    def value(self, alpha) -> Evaluation:
+        """Mean held-out NLL only."""
+        return self._evaluate(alpha, False)

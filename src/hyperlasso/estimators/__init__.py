@@ -1,6 +1,8 @@
 """Layer 1: scikit-learn estimators that tune their penalties by hypergradient."""
 
 from hyperlasso.estimators.classifiers import SparseLogisticRegressionCV
+from hyperlasso.estimators.graphical import GraphicalLassoCV
 from hyperlasso.estimators.regressors import ElasticNetCV, LassoCV, WeightedLassoCV
 
-__all__ = ["ElasticNetCV", "LassoCV", "SparseLogisticRegressionCV", "WeightedLassoCV"]
+__all__ = ["ElasticNetCV", "GraphicalLassoCV", "LassoCV", "SparseLogisticRegressionCV",
+           "WeightedLassoCV"]

@@ -1,0 +1,194 @@
+"""GraphicalLassoCV: sparse inverse covariance with penalties tuned by hypergradient."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import ShuffleSplit, check_cv
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from hyperlasso.criteria.gaussian import GraphicalObjective, HeldOutGaussianNLL
+from hyperlasso.estimators.base import concat_histories, history_dict
+from hyperlasso.hyperparameters import LogScale, Space
+from hyperlasso.inner.graphical import GraphicalLasso, empirical_covariance, solve_graphical
+from hyperlasso.outer import make_optimizer
+
+#: Bounds of the scalar penalty relative to alpha_max = max_{i != j} |S_ij|: below
+#: 1e-2 alpha_max the precision matrix is often too ill-conditioned to be useful.
+LOWER, START = 1e-2, 0.3
+
+
+class GraphicalLassoCV(BaseEstimator):
+    """Graphical lasso whose penalties are tuned on a held-out Gaussian likelihood.
+
+    -logdet(Theta) + tr(S Theta) + sum_{i != j} Lam_ij |Theta_ij|, with Lam = alpha
+    (``penalty="scalar"``) or one penalty per edge (``penalty="matrix"``, started
+    from the scalar optimum), tuned by hypergradient descent on the K-fold mean
+    held-out negative log-likelihood.
+
+    Parameters
+    ----------
+    penalty : {"scalar", "matrix"}, default="scalar"
+    cv : int, cross-validation generator or iterable, default=5
+        Folds of samples.
+    optimizer : {"lbfgs", "gd", "adam", "grid", "random", "tpe"} or object, default="lbfgs"
+        Outer optimizer on log(alpha) (grid/TPE only for the scalar penalty).
+    max_iter : int, default=50
+        Outer iterations of each stage.
+    tol : float, default=1e-8
+        Optimality violation of the inner solver.
+    penalize_diagonal : bool, default=False
+    n_jobs : int or None, default=None
+        Folds in parallel threads.
+    monitor_fraction : float or None, default=0.2
+        ``penalty="matrix"`` only: with one penalty per edge the cross-validated
+        likelihood can be overfitted, so this fraction of the samples is set aside,
+        both stages tune on the rest, and the matrix kept is the evaluated one with
+        the lowest NLL on the set-aside samples (early stopping; recorded in
+        ``history_["monitor"]``).
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    alpha_ : float or ndarray of shape (p, p)
+    precision_ : ndarray of shape (p, p)
+    covariance_ : ndarray of shape (p, p)
+        inv(precision_).
+    location_ : ndarray of shape (p,)
+        Mean of the training samples.
+    best_score_ : float
+        Mean held-out NLL at ``alpha_`` (lower is better).
+    n_iter_ : int
+    history_ : dict of lists
+        One entry per evaluation: "alpha", "value", "gradient", "n_inner", "time",
+        "stage" ("scalar" or "matrix").
+    """
+
+    _parameter_constraints: dict = {
+        "penalty": [StrOptions({"scalar", "matrix"})],
+        "cv": ["cv_object"],
+        "optimizer": [StrOptions({"lbfgs", "gd", "adam", "grid", "random", "tpe"}),
+                      HasMethods(["minimize"])],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "penalize_diagonal": ["boolean"],
+        "n_jobs": [Integral, None],
+        "monitor_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, *, penalty="scalar", cv=5, optimizer="lbfgs", max_iter=50, tol=1e-8,
+                 penalize_diagonal=False, n_jobs=None, monitor_fraction=0.2, verbose=0):
+        self.penalty = penalty
+        self.cv = cv
+        self.optimizer = optimizer
+        self.max_iter = max_iter
+        self.tol = tol
+        self.penalize_diagonal = penalize_diagonal
+        self.n_jobs = n_jobs
+        self.monitor_fraction = monitor_fraction
+        self.verbose = verbose
+
+    def fit(self, X, y=None):
+        """Tune the penalties on the samples X (rows), then refit on all of them.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, p)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2,
+                          ensure_min_features=2)
+        tune_rows, monitor_rows = self._monitor_split(X.shape[0])
+        X_tune = X[tune_rows]
+        splits = list(check_cv(self.cv).split(X_tune))
+        scalar_model = GraphicalLasso("scalar", self.penalize_diagonal)
+        space, result = self._stage(scalar_model, X_tune, splits,
+                                    self._scalar_space(X_tune))
+        history = history_dict(space, result, "scalar")
+        model = scalar_model
+        if self.penalty == "matrix":
+            model = GraphicalLasso("matrix", self.penalize_diagonal)
+            matrix_space = _matrix_space(space, result, X.shape[1])
+            space, result = self._stage(model, X_tune, splits, matrix_space)
+            matrix_history = history_dict(space, result, "matrix")
+            if monitor_rows is not None:
+                result, matrix_history["monitor"] = self._early_stopped(
+                    model, space, result, X, [(tune_rows, monitor_rows)])
+                history["monitor"] = [np.nan] * len(history["value"])
+            history = _concat(history, matrix_history, X.shape[1])
+        self._set_fitted(model, space, result, X, history)
+        return self
+
+    def _monitor_split(self, n_samples: int):
+        if self.penalty == "scalar" or self.monitor_fraction is None:
+            return np.arange(n_samples), None
+        splitter = ShuffleSplit(n_splits=1, test_size=self.monitor_fraction,
+                                random_state=0)
+        return next(splitter.split(np.zeros((n_samples, 1))))
+
+    def _early_stopped(self, model, space, result, X, monitor_split):
+        """The matrix-stage point with the lowest NLL on the monitor samples."""
+        monitor = GraphicalObjective(model, X, monitor_split, self.tol)
+        errors = [monitor.value(space.alpha(theta)).value for theta in result.history.theta]
+        best = int(np.argmin(errors))
+        return replace(result, theta=result.history.theta[best].copy(),
+                       value=float(result.history.value[best])), errors
+
+    def _scalar_space(self, X) -> Space:
+        amax = GraphicalLasso().alpha_max(empirical_covariance(X))
+        if amax <= 0:
+            raise ValueError("X has uncorrelated columns (all off-diagonal covariances "
+                             "are 0): there is nothing to tune.")
+        return Space(np.log([START * amax]), np.log([[LOWER * amax, amax]]), ())
+
+    def _stage(self, model, X, splits, space: Space):
+        objective = GraphicalObjective(model, X, splits, self.tol, n_jobs=self.n_jobs)
+        options = {} if self.optimizer == "grid" or not isinstance(self.optimizer, str) \
+            else {"max_iter": self.max_iter}
+        result = make_optimizer(self.optimizer, **options).minimize(
+            LogScale(objective, space), space.theta0, space.bounds)
+        return space, result
+
+    def _set_fitted(self, model, space, result, X, history) -> None:
+        self.alpha_ = space.alpha(result.theta)
+        S = empirical_covariance(X)
+        solution = solve_graphical(S, model.penalty_matrix(np.asarray(self.alpha_),
+                                                           S.shape[0]), tol=self.tol)
+        self.precision_, self.covariance_ = solution.precision, solution.covariance
+        self.location_ = X.mean(axis=0)
+        self.best_score_ = result.value
+        self.n_iter_ = result.n_iter
+        self.history_ = history
+
+    def score(self, X, y=None) -> float:
+        """Mean log-likelihood per sample, up to constants (minus the held-out NLL / 2)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return -0.5 * HeldOutGaussianNLL(X).value(self.precision_)
+
+
+def _matrix_space(space: Space, result, p: int) -> Space:
+    """One penalty per entry, started at the scalar optimum, same bounds."""
+    alpha = float(space.alpha(result.theta))
+    low, high = np.exp(space.bounds[0])
+    start = np.clip(alpha, low, high)
+    return Space(np.full(p * p, np.log(start)), np.tile(space.bounds[0], (p * p, 1)),
+                 (p, p))
+
+
+def _concat(first: dict, second: dict, p: int) -> dict:
+    """The scalar stage (alphas broadcast to p x p) followed by the matrix stage."""
+    first = dict(first)
+    first["alpha"] = [np.full((p, p), a) for a in first["alpha"]]
+    first["gradient"] = [np.full((p, p), np.nan) for _ in first["gradient"]]
+    return concat_histories(first, second, first["time"][-1])
