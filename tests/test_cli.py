@@ -143,3 +143,15 @@ def test_output_folder_must_exist(tmp_path, data, capsys):
     code = main(["tune", str(tmp_path / "d.npz"), *FAST, "--json",
                  str(tmp_path / "nowhere" / "r.json"), "--no-plot"])
     assert code == 2 and "no such folder" in capsys.readouterr().err
+
+
+def test_graphical_lasso_from_a_csv(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    samples = rng.multivariate_normal(np.zeros(6), np.eye(6) + 0.4, size=80)
+    lines = [",".join(f"v{j}" for j in range(6))]
+    lines += [",".join(f"{v:.8g}" for v in row) for row in samples]
+    (tmp_path / "s.csv").write_text("\n".join(lines) + "\n")
+    assert _run(tmp_path, tmp_path / "s.csv", "--model", "glasso") == 0
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["model"] == "GraphicalLassoCV" and report["test_nll"] > 0
+    assert "80 samples x 6 variables" in capsys.readouterr().out

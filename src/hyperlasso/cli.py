@@ -17,7 +17,7 @@ from hyperlasso import __version__
 from hyperlasso.data_io import DataError, Dataset, load_data
 
 MODELS = {"lasso": "LassoCV", "enet": "ElasticNetCV", "wlasso": "WeightedLassoCV",
-          "logreg": "SparseLogisticRegressionCV"}
+          "logreg": "SparseLogisticRegressionCV", "glasso": "GraphicalLassoCV"}
 DEFAULT_SHAPE = (500, 5000)
 
 
@@ -38,8 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
                       ".svmlight/.txt); omit it to use the bundled default")
     tune.add_argument("--target", help="CSV: name of the target column (default: last)")
     tune.add_argument("--model", choices=sorted(MODELS), default="lasso",
-                      help="lasso, enet (ElasticNet), wlasso (one penalty per feature) or "
-                           "logreg (sparse logistic regression); default lasso")
+                      help="lasso, enet (ElasticNet), wlasso (one penalty per feature), "
+                           "logreg (sparse logistic regression) or glasso (graphical "
+                           "lasso: DATA holds samples in rows, every column a "
+                           "variable); default lasso")
     tune.add_argument("--criterion", choices=["cv", "holdout", "sure"], default="cv",
                       help="K-fold cross-validation (default), one hold-out split, or SURE")
     tune.add_argument("--cv", type=int, default=5, help="number of folds (default 5)")
@@ -75,6 +77,10 @@ def main(argv=None) -> int:
 def tune(args) -> int:
     """Run ``hyperlasso tune``."""
     json_path, png_path = _output_paths(args)
+    if args.model == "glasso":
+        from hyperlasso.cli_graphical import tune_graphical
+
+        return tune_graphical(args, json_path, png_path)
     dataset = _dataset(args)
     print(f"data: {dataset.description}")
     X_train, X_test, y_train, y_test = _split(dataset, args)

@@ -30,6 +30,7 @@ class Dataset:
     y: np.ndarray
     feature_names: list
     description: str
+    target_name: str = "y"
 
 
 def load_data(path, target: str | None = None) -> Dataset:
@@ -57,6 +58,25 @@ def load_data(path, target: str | None = None) -> Dataset:
                     ".svm/.libsvm/.svmlight/.txt.")
 
 
+def load_samples(path) -> Dataset:
+    """Samples in rows and no target (graphical models): every CSV column is a
+    variable, an NPZ needs only ``X``, LIBSVM labels are ignored; ``y`` is None."""
+    path = pathlib.Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        if not path.is_file():
+            raise DataError(f"{path}: no such file.")
+        return load_npz(path, require_y=False)
+    data = load_data(path)
+    if suffix == ".csv":
+        X = np.column_stack([data.X, data.y])
+        names = [*data.feature_names, data.target_name]
+    else:
+        X, names = data.X.toarray(), data.feature_names
+    return Dataset(X, None, names, f"{path.name} ({X.shape[0]} samples x {X.shape[1]} "
+                   "variables)")
+
+
 def load_csv(path: pathlib.Path, target: str | None = None) -> Dataset:
     """A CSV with a header row; every column numeric; target by name or last."""
     try:
@@ -76,7 +96,8 @@ def load_csv(path: pathlib.Path, target: str | None = None) -> Dataset:
             values[i - 2, j] = _number(path, i, header[j], field)
     features = [name for j, name in enumerate(header) if j != column]
     return Dataset(np.delete(values, column, axis=1), values[:, column], features,
-                   f"{path.name} ({len(body)} rows, target column {header[column]!r})")
+                   f"{path.name} ({len(body)} rows, target column {header[column]!r})",
+                   header[column])
 
 
 def _column_index(path, header, target):
@@ -94,8 +115,9 @@ def _number(path, line, name, field) -> float:
                         f"(value {field.strip()!r}).") from None
 
 
-def load_npz(path: pathlib.Path) -> Dataset:
-    """An ``.npz`` with arrays ``X`` (n_samples, n_features) and ``y`` (n_samples,)."""
+def load_npz(path: pathlib.Path, require_y: bool = True) -> Dataset:
+    """An ``.npz`` with arrays ``X`` (n_samples, n_features) and ``y`` (n_samples,)
+    (``y`` optional when ``require_y`` is False)."""
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
@@ -103,19 +125,20 @@ def load_npz(path: pathlib.Path) -> Dataset:
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DataError(f"{path}: a single array, not an NPZ archive with X and y.")
     with archive:
-        missing = {"X", "y"} - set(archive.files)
+        missing = ({"X", "y"} if require_y else {"X"}) - set(archive.files)
         if missing:
             raise DataError(f"{path}: missing array(s) {', '.join(sorted(missing))}; "
                             f"found {', '.join(archive.files) or 'none'}.")
-        X, y = archive["X"], archive["y"]
+        X = archive["X"]
+        y = archive["y"] if "y" in archive.files else np.zeros(X.shape[0])
     if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
         raise DataError(f"{path}: X must be 2-D and y 1-D with as many rows, got "
                         f"{X.shape} and {y.shape}.")
     if X.dtype.kind not in "biuf" or y.dtype.kind not in "biuf":
         raise DataError(f"{path}: X and y must be numeric, got {X.dtype} and {y.dtype}.")
     names = [f"x{j}" for j in range(X.shape[1])]
-    return Dataset(X.astype(np.float64), y.astype(np.float64), names,
-                   f"{path.name} (X {X.shape[0]} x {X.shape[1]})")
+    return Dataset(X.astype(np.float64), y.astype(np.float64) if require_y else None,
+                   names, f"{path.name} (X {X.shape[0]} x {X.shape[1]})")
 
 
 def load_libsvm(path: pathlib.Path) -> Dataset:
