@@ -77,7 +77,12 @@ class Design:
     def col_sq_norms(self) -> np.ndarray:
         """Squared Euclidean norms of the columns, shape (n_features,)."""
         if self.is_sparse:
-            return np.asarray(self.matrix.multiply(self.matrix).sum(axis=0)).ravel()
+            csc = self.matrix.tocsc()
+            squares = np.zeros(csc.shape[1])
+            nonempty = np.flatnonzero(np.diff(csc.indptr))
+            if nonempty.size:
+                squares[nonempty] = np.add.reduceat(csc.data**2, csc.indptr[nonempty])
+            return squares
         return np.einsum("ij,ij->j", self.matrix, self.matrix)
 
     @cached_property
