@@ -132,6 +132,10 @@ class GraphicalLassoCV(BaseEstimator):
     def _monitor_split(self, n_samples: int):
         if self.penalty == "scalar" or self.monitor_fraction is None:
             return np.arange(n_samples), None
+        if not isinstance(self.cv, Integral):
+            raise ValueError("penalty='matrix' draws its folds on the samples left after "
+                             "setting the monitor aside: cv must be an int, or set "
+                             "monitor_fraction=None to pass your own splits.")
         splitter = ShuffleSplit(n_splits=1, test_size=self.monitor_fraction,
                                 random_state=0)
         return next(splitter.split(np.zeros((n_samples, 1))))

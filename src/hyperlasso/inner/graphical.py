@@ -179,7 +179,9 @@ def solve_graphical(S: np.ndarray, Lam: np.ndarray, tol: float = 1e-8,
 def _starting_point(S, Lam, warm_start):
     p = S.shape[0]
     if warm_start is None:
-        W = S + np.diag(np.diag(Lam))
+        # Off-diagonal covariances shrunk by 5 % so that W starts positive definite
+        # even when S is singular (p > n), as scikit-learn does.
+        W = 0.95 * S + np.diag(0.05 * np.diag(S) + np.diag(Lam))
         return np.ascontiguousarray(W), np.zeros((p, p))
     Theta = np.asarray(warm_start, dtype=float)
     W = inverse_spd(Theta)
