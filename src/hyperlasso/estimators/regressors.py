@@ -51,7 +51,7 @@ default="lbfgs"
         Start of the search; alpha_max / 10 by default (ElasticNet l2 weight:
         0.1 times the mean of ||X_j||^2 / n).
     alpha_bounds : array-like of shape (2,) or (n_hyperparameters, 2), default=None
-        Search bounds; [alpha_max 1e-4, alpha_max] by default.
+        Search bounds; [alpha_max 1e-3, alpha_max] by default.
     verbose : int, default=0
         Print one line per evaluation to stderr.
 
