@@ -152,7 +152,9 @@ def test_given_point_errors(data):
         _hg("lasso", 0.1, X, y, crit, coef=np.zeros(3))
 
 
-def test_unconverged_hypergradient_warns(data):
-    X, y, crit = data
+def test_unconverged_hypergradient_warns():
+    # More features than the first working set, so one iteration cannot finish.
+    X, y, X_val, y_val = regression_data(n_samples=60, n_features=300)
     with pytest.warns(hl.InnerConvergenceWarning, match="relative duality gap"):
-        _hg("lasso", 0.01, X, y, crit, method="implicit", max_iter=1)
+        _hg("lasso", 0.01, X, y, hl.HeldOutMSE(X_val, y_val), method="implicit",
+            max_iter=1)

@@ -80,7 +80,7 @@ def test_polish_on_logistic_is_more_accurate_than_implicit():
 def test_polish_falls_back_and_says_so_when_the_support_is_wrong():
     """At a very loose tolerance the support is not identified: the Newton step
     would cross zero or violate the off-support conditions, so polish falls back."""
-    X, y, X_val, y_val = regression_data(seed=3)
+    X, y, X_val, y_val = regression_data(n_samples=60, n_features=300, seed=3)
     criterion = hl.HeldOutMSE(X_val, y_val)
     alpha = 0.02 * hl.alpha_max("lasso", X, y)
     with warnings.catch_warnings():

@@ -52,10 +52,13 @@ class Design:
         """
         if fit_intercept and not sp.issparse(X):
             offset = np.asarray(X).mean(axis=0)
-            second_moment = np.einsum("ij,ij->j", X, X) / X.shape[0]
-            spread = np.sqrt(np.maximum(second_moment - offset**2, 0.0))
+            squares = np.einsum("ij,ij->j", X, X)
+            spread = np.sqrt(np.maximum(squares / X.shape[0] - offset**2, 0.0))
             if np.any(np.abs(offset) > CENTERING_RATIO * spread):
                 return cls(np.asfortranarray(X - offset), offset)
+            design = cls(X)
+            design.__dict__["col_sq_norms"] = squares  # fills the cached property
+            return design
         return cls(X)
 
     @cached_property

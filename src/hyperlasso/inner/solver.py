@@ -168,8 +168,13 @@ def _subproblem_tolerance(opt: Optimality, ws: np.ndarray, stop: str, tol: float
     return 0.3 * opt.kkt * min(1.0, tol / max(current, 1e-300))
 
 
+#: Smallest working set. skglm starts at 10; 100 saves the first doublings, each a
+#: full gradient (measured on 500 x 20000 at alpha_max/10: 0.087 s -> 0.069 s).
+MIN_WORKING_SET = 100
+
+
 def _working_set_size(w: np.ndarray) -> int:
-    return max(10, 2 * int(np.count_nonzero(w)))
+    return max(MIN_WORKING_SET, 2 * int(np.count_nonzero(w)))
 
 
 def starting_point(problem: InnerProblem, warm_start) -> tuple[np.ndarray, float]:
