@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import logging
 import os
 import platform
 import statistics
+import subprocess
 import time
 import warnings
 from collections.abc import Callable
@@ -44,6 +46,8 @@ ENET_SPEEDUP = 10.0
 WEIGHTED_TIME_RATIO = 5.0
 #: Data sets of the LassoCV speed and WeightedLassoCV targets (p >= 1e4, sparse truth).
 BIG_DESIGNS = ("dense", "sparse")
+#: Seconds given to a zero-order search in its warm-up fit on the small problem.
+WARM_UP_BUDGET = 1.0
 
 
 # --------------------------------------------------------------------------- data
@@ -73,8 +77,8 @@ def load_sparse(quick: bool) -> dict:
     dict
         Same keys as :func:`load_dense`.
     """
-    n, p, n_test, density = (2000, 2000, 1000, 0.005) if quick else (20000, 20000, 5000,
-                                                                       0.002)
+    n, p, n_test, density = (1000, 1000, 500, 0.01) if quick else (20000, 20000, 5000,
+                                                                     0.002)
     X, y, coef = make_sparse_tfidf_regression(n, p, density=density, random_state=0)
     X_test, y_test, _ = make_sparse_tfidf_regression(n_test, p, density=density,
                                                      random_state=1, coef=coef)
@@ -272,9 +276,16 @@ def hyperlasso_alpha(method: Method, est):
 
 # --------------------------------------------------------------------------- runs
 
-def fit_once(method: Method, X, y) -> tuple[object, float, list[str]]:
-    """Fit a new estimator; return it, the wall time (s) and the warnings raised."""
+def fit_once(method: Method, X, y, warm_up: bool = False
+             ) -> tuple[object, float, list[str]]:
+    """Fit a new estimator; return it, the wall time (s) and the warnings raised.
+
+    With ``warm_up``, a budgeted search gets ``WARM_UP_BUDGET`` seconds only (its
+    first evaluation, where the compilation happens, is always run).
+    """
     est = method.make()
+    if warm_up and isinstance(getattr(est, "optimizer", None), Budgeted):
+        est.optimizer.budget = WARM_UP_BUDGET
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         start = time.perf_counter()
@@ -317,7 +328,7 @@ def run_method(method: Method, data: dict, repeats: int, once_above: float) -> d
     dict
         name, family, library, runs (list of :func:`summarize_run` dicts), median_time.
     """
-    fit_once(method, *data["small"])  # numba compilation, optuna import, ...
+    fit_once(method, *data["small"], warm_up=True)  # numba compilation, imports
     runs = []
     for _ in range(repeats):
         est, elapsed, caught = fit_once(method, data["X"], data["y"])
@@ -371,7 +382,7 @@ def add_comparisons(records: list[dict]) -> None:
     its "time to within 1 %" is its full fit time.
     """
     for family in ("lasso", "enet"):
-        members = [r for r in records if r["family"] == family]
+        members = [r for r in records if r["family"] == family and not r.get("skipped")]
         best = min(r["validation_loss"] for r in members)
         for r in members:
             r["best_in_family"] = best
@@ -385,26 +396,52 @@ def add_comparisons(records: list[dict]) -> None:
             r["time_to_within"] = statistics.median(reached) if reached else None
 
 
-def bench_dataset(name: str, quick: bool, repeats: int, once_above: float,
-                  budgets: tuple[float, float]) -> dict:
-    """Every method on one data set, then the common re-evaluation.
+@dataclass(frozen=True)
+class Plan:
+    """How much to run.
 
-    Returns
-    -------
-    dict
-        shape, description, methods (one record per method).
-
-    Parameters
+    Attributes
     ----------
-    budgets : (float, float)
+    repeats : int
+        Timed fits per method.
+    once_above : float
+        A method whose first timed fit exceeds this many seconds is timed once.
+    search_budget, grid_budget : float
         Seconds of the Lasso searches and of the 30 x 30 ElasticNet grid.
+    sklearn_enet_budget : float
+        scikit-learn's ElasticNetCV is skipped when its estimated time, number of
+        l1_ratios times the LassoCV time, exceeds this.
     """
-    data = DATASETS[name](quick)
-    print(f"{name}: train {data['X'].shape}, test {data['X_test'].shape}", flush=True)
-    records = [run_method(m, data, repeats, once_above)
-               for m in method_list(*budgets)]
+
+    repeats: int
+    once_above: float
+    search_budget: float
+    grid_budget: float
+    sklearn_enet_budget: float
+
+
+def run_methods(data: dict, plan: Plan) -> list[dict]:
+    """Run every method on one data set (see :func:`run_method`), in report order."""
+    records = []
+    for method in method_list(plan.search_budget, plan.grid_budget):
+        if method.name.startswith("scikit-learn ElasticNetCV"):
+            estimate = len(L1_RATIOS) * records[0]["median_time"]
+            if estimate > plan.sklearn_enet_budget:
+                print(f"  {method.name}: skipped, estimated {estimate:.0f} s", flush=True)
+                records.append(dict(name=method.name, family=method.family,
+                                    library=method.library, skipped=True,
+                                    estimated_time=estimate))
+                continue
+        records.append(run_method(method, data, plan.repeats, plan.once_above))
+    return records
+
+
+def add_validation(records: list[dict], data: dict) -> None:
+    """Re-evaluate every chosen alpha with the common objective; summary per method."""
     common = CommonObjectives(data["X"], data["y"])
     for r in records:
+        if r.get("skipped"):
+            continue
         last = r["runs"][-1]
         for key in ("alpha", "test_mse", "nnz"):
             r[key] = last[key]
@@ -413,8 +450,24 @@ def bench_dataset(name: str, quick: bool, repeats: int, once_above: float,
         if "n_evaluations" in last:
             r["n_evaluations"] = last["n_evaluations"]
             r["stopped_by_budget"] = any(run["stopped_by_budget"] for run in r["runs"])
-        if r["family"] == "weighted":
-            r["alpha"] = _alpha_summary(np.asarray(last["alpha"]))
+        if r["family"] == "weighted":  # p penalties: keep quantiles only
+            for run in r["runs"]:
+                run["alpha"] = _alpha_summary(np.asarray(run["alpha"]))
+            r["alpha"] = last["alpha"]
+
+
+def bench_dataset(name: str, quick: bool, plan: Plan) -> dict:
+    """Every method on one data set, then the common re-evaluation.
+
+    Returns
+    -------
+    dict
+        shape, description, methods (one record per method).
+    """
+    data = DATASETS[name](quick)
+    print(f"{name}: train {data['X'].shape}, test {data['X_test'].shape}", flush=True)
+    records = run_methods(data, plan)
+    add_validation(records, data)
     add_comparisons(records)
     X = data["X"]
     return dict(n_train=X.shape[0], n_features=X.shape[1],
@@ -514,10 +567,24 @@ def versions() -> dict:
         "hyperlasso": hl.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
         "scikit-learn": sklearn.__version__, "numba": numba.__version__,
         "optuna": optuna.__version__, "skglm": skglm_version,
-        "python": platform.python_version(), "cpu_count": os.cpu_count(),
+        "commit": git_state(), "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
+
+
+def git_state() -> str:
+    """Short commit of the checkout, "+ uncommitted src/" if src/ differs from it."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + (" + uncommitted src/ changes" if dirty else "")
 
 
 def _time(seconds: float | None) -> str:
@@ -558,6 +625,11 @@ def tuning_table(results: dict, family: str) -> list[str]:
     for name, dataset in results["datasets"].items():
         for r in dataset["methods"]:
             if r["family"] != family:
+                continue
+            if r.get("skipped"):
+                lines.append(f"| {name} | {r['name']} | skipped: estimated "
+                             f"{r['estimated_time']:.0f} s (`--sklearn-enet-budget`) |"
+                             + " |" * 8)
                 continue
             within = _time(r["time_to_within"])
             if r["library"] == "scikit-learn":
@@ -628,6 +700,9 @@ NOTES = [
     "completed); a search stopped so shows `k of N (time budget)` evaluations, and its "
     "time and loss are those of the partial search. Within the budget they are "
     "exactly the library's searches.",
+    "- scikit-learn's ElasticNetCV cannot be stopped early: it is skipped on a data "
+    "set where 7 (its number of l1_ratios) times its LassoCV time exceeds "
+    "`--sklearn-enet-budget` seconds.",
     "- WeightedLassoCV sets 20 % of the samples aside as an early-stopping monitor; "
     "its validation loss is the common 5-fold CV objective of the weighted Lasso.",
 ]
@@ -643,7 +718,8 @@ def write_markdown(results: dict, path: Path) -> None:
     load_end = "/".join(f"{v:.2f}" for v in meta.get("loadavg_end", [np.nan] * 3))
     lines = [
         "# hyperlasso tuning benchmark", "",
-        f"{meta['date']}; {meta['cpu_count']} CPUs; {meta['platform']}; {env}.",
+        f"{meta['date']}; commit {meta.get('commit', 'unknown')}; "
+        f"{meta['cpu_count']} CPUs; {meta['platform']}; {env}.",
         f"Load average (1, 5, 15 min) at start {load}, at end {load_end}. "
         f"{meta['repeats']} runs per method{' (quick mode: small shapes)' * meta['quick']};"
         f" budgets: Lasso searches {meta['search_budget_s']:g} s, 30 x 30 grid "
@@ -666,15 +742,18 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="small shapes, 1 run; writes tuning_quick.*")
     parser.add_argument("--repeats", type=int, default=None,
                         help="timed fits per method (default 3, 1 with --quick)")
-    parser.add_argument("--once-above", type=float, default=120.0,
+    parser.add_argument("--once-above", type=float, default=60.0,
                         help="a method whose first timed fit exceeds this many seconds "
-                        "is timed once (default 120)")
+                        "is timed once (default 60)")
     parser.add_argument("--search-budget", type=float, default=None,
                         help="seconds after which a Lasso grid, random or TPE search "
-                        "starts no new evaluation (default 300, 20 with --quick)")
+                        "starts no new evaluation (default 90, 5 with --quick)")
     parser.add_argument("--grid-budget", type=float, default=None,
                         help="seconds after which the 30 x 30 ElasticNet grid starts "
-                        "no new evaluation (default 600, 20 with --quick)")
+                        "no new evaluation (default 300, 10 with --quick)")
+    parser.add_argument("--sklearn-enet-budget", type=float, default=600.0,
+                        help="skip scikit-learn's ElasticNetCV when 7 x its LassoCV time "
+                        "exceeds this many seconds (default 600)")
     parser.add_argument("--datasets", nargs="+", choices=sorted(DATASETS),
                         default=list(DATASETS), help="data sets to run (default all)")
     parser.add_argument("--report-only", action="store_true",
@@ -684,17 +763,25 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def run_all(args: argparse.Namespace) -> dict:
     """Every data set and method, then the targets."""
-    repeats = args.repeats or (1 if args.quick else 3)
-    budgets = (args.search_budget or (20.0 if args.quick else 300.0),
-               args.grid_budget or (20.0 if args.quick else 600.0))
+    import optuna
+
+    # no trial logs (a budget stop is a failed trial): optuna's handler off, and a
+    # null handler so that Python's last-resort handler does not print them either
+    optuna.logging.disable_default_handler()
+    logging.getLogger("optuna").addHandler(logging.NullHandler())
+    plan = Plan(repeats=args.repeats or (1 if args.quick else 3),
+                once_above=args.once_above,
+                search_budget=args.search_budget or (5.0 if args.quick else 90.0),
+                grid_budget=args.grid_budget or (10.0 if args.quick else 300.0),
+                sklearn_enet_budget=args.sklearn_enet_budget)
     start = time.perf_counter()
-    meta = {**versions(), "quick": args.quick, "repeats": repeats, "cv": CV,
-            "search_budget_s": budgets[0], "grid_budget_s": budgets[1],
-            "once_above_s": args.once_above,
+    meta = {**versions(), "quick": args.quick, "repeats": plan.repeats, "cv": CV,
+            "once_above_s": plan.once_above, "search_budget_s": plan.search_budget,
+            "grid_budget_s": plan.grid_budget,
+            "sklearn_enet_budget_s": plan.sklearn_enet_budget,
             "common_tol": COMMON_TOL, "slack": SLACK, "within": WITHIN,
             "loadavg_start": list(os.getloadavg())}
-    datasets = {name: bench_dataset(name, args.quick, repeats, args.once_above, budgets)
-                for name in args.datasets}
+    datasets = {name: bench_dataset(name, args.quick, plan) for name in args.datasets}
     meta.update(loadavg_end=list(os.getloadavg()), total_s=time.perf_counter() - start)
     results = {"meta": meta, "datasets": datasets}
     results["targets"] = evaluate_targets(datasets)
