@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.model_selection import ShuffleSplit
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -128,6 +130,28 @@ class HyperCVMixin(BaseEstimator):
         self.n_iter_ = result.n_iter
         self.history_ = history
         self.inner_solution_ = solution
+
+
+def monitor_split(n_samples: int, fraction: float | None, cv, who: str):
+    """Rows to tune on and rows set aside as an early-stopping monitor (None: none).
+
+    The folds are then drawn on the tuning rows, so ``cv`` must be an int.
+    """
+    if fraction is None:
+        return np.arange(n_samples), None
+    if not isinstance(cv, Integral):
+        raise ValueError(f"{who} draws its folds on the samples left after setting the "
+                         "monitor aside: cv must be an int, or set monitor_fraction=None "
+                         "to pass your own splits.")
+    splitter = ShuffleSplit(n_splits=1, test_size=fraction, random_state=0)
+    return next(splitter.split(np.zeros((n_samples, 1))))
+
+
+def best_on_monitor(result: OuterResult, errors) -> OuterResult:
+    """The evaluated point with the lowest monitor error (its criterion value kept)."""
+    best = int(np.argmin(errors))
+    return replace(result, theta=result.history.theta[best].copy(),
+                   value=float(result.history.value[best]))
 
 
 def history_dict(space: Space, result: OuterResult, stage: str = "") -> dict:

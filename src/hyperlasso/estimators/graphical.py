@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import ShuffleSplit, check_cv
+from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from hyperlasso.criteria.gaussian import GraphicalObjective, HeldOutGaussianNLL
-from hyperlasso.estimators.base import concat_histories, history_dict
+from hyperlasso.estimators.base import (
+    best_on_monitor,
+    concat_histories,
+    history_dict,
+    monitor_split,
+)
 from hyperlasso.hyperparameters import LogScale, Space
 from hyperlasso.inner.graphical import GraphicalLasso, empirical_covariance, solve_graphical
 from hyperlasso.outer import make_optimizer
@@ -130,23 +134,14 @@ class GraphicalLassoCV(BaseEstimator):
         return self
 
     def _monitor_split(self, n_samples: int):
-        if self.penalty == "scalar" or self.monitor_fraction is None:
-            return np.arange(n_samples), None
-        if not isinstance(self.cv, Integral):
-            raise ValueError("penalty='matrix' draws its folds on the samples left after "
-                             "setting the monitor aside: cv must be an int, or set "
-                             "monitor_fraction=None to pass your own splits.")
-        splitter = ShuffleSplit(n_splits=1, test_size=self.monitor_fraction,
-                                random_state=0)
-        return next(splitter.split(np.zeros((n_samples, 1))))
+        fraction = None if self.penalty == "scalar" else self.monitor_fraction
+        return monitor_split(n_samples, fraction, self.cv, "penalty='matrix'")
 
-    def _early_stopped(self, model, space, result, X, monitor_split):
+    def _early_stopped(self, model, space, result, X, split):
         """The matrix-stage point with the lowest NLL on the monitor samples."""
-        monitor = GraphicalObjective(model, X, monitor_split, self.tol)
+        monitor = GraphicalObjective(model, X, split, self.tol)
         errors = [monitor.value(space.alpha(theta)).value for theta in result.history.theta]
-        best = int(np.argmin(errors))
-        return replace(result, theta=result.history.theta[best].copy(),
-                       value=float(result.history.value[best])), errors
+        return best_on_monitor(result, errors), errors
 
     def _scalar_space(self, X) -> Space:
         amax = GraphicalLasso().alpha_max(empirical_covariance(X))

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import RegressorMixin
-from sklearn.model_selection import ShuffleSplit, check_cv
+from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
 
 from hyperlasso.criteria import HeldOutMSE, make_objective
 from hyperlasso.estimators.base import (
     HyperCVMixin,
+    best_on_monitor,
     concat_histories,
     history_dict,
     linear_prediction,
+    monitor_split,
 )
 from hyperlasso.hyperparameters import default_space
 from hyperlasso.inner.models import ElasticNet, Lasso, WeightedLasso
@@ -206,15 +207,7 @@ class WeightedLassoCV(_RegressorCV):
         return space.starting_at(np.exp(space.bounds.mean()))
 
     def _monitor_split(self, X, y):
-        if self.monitor_fraction is None:
-            return np.arange(y.shape[0]), None
-        if not isinstance(self.cv, Integral):
-            raise ValueError("WeightedLassoCV draws its folds on the samples left after "
-                             "setting the monitor aside: cv must be an int, or set "
-                             "monitor_fraction=None to pass your own splits.")
-        splitter = ShuffleSplit(n_splits=1, test_size=self.monitor_fraction,
-                                random_state=0)
-        return next(splitter.split(np.zeros((y.shape[0], 1))))
+        return monitor_split(y.shape[0], self.monitor_fraction, self.cv, "WeightedLassoCV")
 
     def _early_stopped(self, model, space, result, X, y, tune_rows, monitor_rows):
         """The evaluated point with the lowest error on the monitor samples."""
@@ -222,10 +215,7 @@ class WeightedLassoCV(_RegressorCV):
                                  X[tune_rows], y[tune_rows], self._settings())
         errors = [monitor.value(space.alpha(theta)).value
                   for theta in result.history.theta]
-        best = int(np.argmin(errors))
-        chosen = replace(result, theta=result.history.theta[best].copy(),
-                         value=float(result.history.value[best]))
-        return chosen, errors
+        return best_on_monitor(result, errors), errors
 
 
 def _broadcast_alpha(history: dict, n_features: int) -> dict:
