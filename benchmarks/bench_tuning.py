@@ -750,7 +750,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "starts no new evaluation (default 90, 5 with --quick)")
     parser.add_argument("--grid-budget", type=float, default=None,
                         help="seconds after which the 30 x 30 ElasticNet grid starts "
-                        "no new evaluation (default 300, 10 with --quick)")
+                        "no new evaluation (default 600, 10 with --quick)")
     parser.add_argument("--sklearn-enet-budget", type=float, default=600.0,
                         help="skip scikit-learn's ElasticNetCV when 7 x its LassoCV time "
                         "exceeds this many seconds (default 600)")
@@ -772,7 +772,7 @@ def run_all(args: argparse.Namespace) -> dict:
     plan = Plan(repeats=args.repeats or (1 if args.quick else 3),
                 once_above=args.once_above,
                 search_budget=args.search_budget or (5.0 if args.quick else 90.0),
-                grid_budget=args.grid_budget or (10.0 if args.quick else 300.0),
+                grid_budget=args.grid_budget or (10.0 if args.quick else 600.0),
                 sklearn_enet_budget=args.sklearn_enet_budget)
     start = time.perf_counter()
     meta = {**versions(), "quick": args.quick, "repeats": plan.repeats, "cv": CV,

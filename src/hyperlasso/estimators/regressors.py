@@ -63,7 +63,8 @@ default="lbfgs"
     coef_ : ndarray of shape (n_features,)
     intercept_ : float
     best_score_ : float
-        Criterion at ``alpha_`` (a loss: lower is better).
+        Criterion at ``alpha_`` (a loss: lower is better), evaluated at the
+        refit's inner tolerance.
     n_iter_ : int
         Outer iterations.
     history_ : dict of lists
@@ -117,6 +118,27 @@ class _RegressorCV(RegressorMixin, HyperCVMixin):
         model, space, result = self._tune(X, y)
         return model, space, result, history_dict(space, result)
 
+    def _lasso_stage(self, X, y, cv):
+        """Tune a plain Lasso on (X, y): the start of the multi-penalty models.
+
+        Returns the Lasso's space, its OuterResult and its history.
+        """
+        def within_user_bounds(space):  # the user's bounds reduced to one pair
+            if self.alpha_bounds is None:
+                return space
+            bounds = np.asarray(self.alpha_bounds, dtype=float).reshape(-1, 2)
+            space = space.bounded_by((bounds[:, 0].min(), bounds[:, 1].max()))
+            return space.starting_at(np.exp(space.bounds.mean()))
+
+        lasso = Lasso(fit_intercept=self.fit_intercept)
+        space, result = self._tune(X, y, space=within_user_bounds, model=lasso, cv=cv)[1:]
+        return space, result, history_dict(space, result, "lasso")
+
+    def _fixed_folds(self, X, y):
+        """``cv`` as an int or a list of splits, so that stages share their folds."""
+        return self.cv if isinstance(self.cv, Integral) else list(
+            check_cv(self.cv).split(X, y))
+
     def predict(self, X) -> np.ndarray:
         """Linear prediction X @ coef_ + intercept_, shape (n_samples,)."""
         return linear_prediction(self, X)
@@ -133,11 +155,42 @@ class LassoCV(_RegressorCV):
 class ElasticNetCV(_RegressorCV):
     __doc__ = ("ElasticNet whose two penalties are tuned by hypergradient descent.\n\n"
                "    ||y - Xw - b||^2 / (2n) + alpha_[0] ||w||_1 + alpha_[1] / 2 ||w||^2"
-               "\n    (scikit-learn's alpha * l1_ratio and alpha * (1 - l1_ratio)).\n"
+               "\n    (scikit-learn's alpha * l1_ratio and alpha * (1 - l1_ratio)).\n\n"
+               "    With a gradient optimizer and no ``alpha_init``, the search from the"
+               "\n    default start is followed by a Lasso stage (l2 = 0); if the Lasso"
+               "\n    does better, a third stage starts from its alpha at the smallest l2"
+               "\n    weight and the better ElasticNet is kept. The criterion is flat in"
+               "\n    log(l2) at small l2 and rough along support changes: from the default"
+               "\n    start alone L-BFGS stopped 0.15 % above the Lasso on diabetes with"
+               "\n    degree-3 features, and from the Lasso alone 10 % above the best"
+               "\n    ElasticNet on correlated designs. ``history_['stage']`` tells the"
+               "\n    stages apart.\n"
                + _PARAMETERS_DOC)
 
     def _model(self):
         return ElasticNet(fit_intercept=self.fit_intercept)
+
+    def _search(self, X, y):
+        if self.alpha_init is not None or not _is_first_order(self.optimizer):
+            return super()._search(X, y)
+        cv = self._fixed_folds(X, y)
+        model, space, result = self._tune(X, y, cv=cv)
+        history = history_dict(space, result, "elastic_net")
+        lasso_space, lasso_result, lasso = self._lasso_stage(X, y, cv)
+        lasso["alpha"] = [np.array([a, 0.0]) for a in lasso["alpha"]]
+        lasso["gradient"] = [np.array([g, np.nan]) for g in lasso["gradient"]]
+        history = concat_histories(history, lasso, history["time"][-1])
+        if lasso_result.value < result.value:
+            # The ElasticNet stopped above the Lasso: search again from the Lasso's
+            # alpha and the smallest l2 weight allowed.
+            start = [lasso_space.alpha(lasso_result.theta), np.exp(space.bounds[1, 0])]
+            retry = space.starting_at(np.clip(start, *np.exp(space.bounds).T))
+            retry_result = self._tune(X, y, space=retry, model=model, cv=cv)[2]
+            history = concat_histories(history, history_dict(retry, retry_result,
+                                                             "elastic_net_from_lasso"),
+                                       history["time"][-1])
+            result = min(result, retry_result, key=lambda r: r.value)
+        return model, space, result, history
 
 
 class WeightedLassoCV(_RegressorCV):
@@ -172,12 +225,8 @@ class WeightedLassoCV(_RegressorCV):
     def _search(self, X, y):
         tune_rows, monitor_rows = self._monitor_split(X, y)
         X_tune, y_tune = X[tune_rows], y[tune_rows]
-        cv = self.cv if isinstance(self.cv, Integral) else list(
-            check_cv(self.cv).split(X_tune, y_tune))  # used by both stages
-        lasso_model = Lasso(fit_intercept=self.fit_intercept)
-        lasso_space, lasso_result = self._tune(
-            X_tune, y_tune, space=self._lasso_space(lasso_model, X_tune, y_tune),
-            model=lasso_model, cv=cv)[1:]
+        cv = self._fixed_folds(X_tune, y_tune)
+        lasso_space, lasso_result, lasso = self._lasso_stage(X_tune, y_tune, cv)
         model = self._model()
         design = Design.of(X_tune, model.fit_intercept)
         space = self._user_space(default_space(model, design, y_tune))
@@ -191,20 +240,10 @@ class WeightedLassoCV(_RegressorCV):
                                                   monitor_rows)
         weighted = history_dict(space, result, "weighted")
         weighted["monitor"] = monitor
-        lasso = _broadcast_alpha(history_dict(lasso_space, lasso_result, "lasso"),
-                                 X.shape[1])
+        lasso = _broadcast_alpha(lasso, X.shape[1])
         lasso["monitor"] = [np.nan] * len(lasso["value"])
         history = concat_histories(lasso, weighted, lasso_result.history.time[-1])
         return model, space, result, history
-
-    def _lasso_space(self, lasso, X, y):
-        """The scalar stage's space: the user's bounds reduced to one pair."""
-        space = default_space(lasso, Design.of(X, lasso.fit_intercept), y)
-        if self.alpha_bounds is None:
-            return space
-        bounds = np.asarray(self.alpha_bounds, dtype=float).reshape(-1, 2)
-        space = space.bounded_by((bounds[:, 0].min(), bounds[:, 1].max()))
-        return space.starting_at(np.exp(space.bounds.mean()))
 
     def _monitor_split(self, X, y):
         return monitor_split(y.shape[0], self.monitor_fraction, self.cv, "WeightedLassoCV")
@@ -216,6 +255,15 @@ class WeightedLassoCV(_RegressorCV):
         errors = [monitor.value(space.alpha(theta)).value
                   for theta in result.history.theta]
         return best_on_monitor(result, errors), errors
+
+
+def _is_first_order(optimizer) -> bool:
+    """Whether ``optimizer`` follows gradients from its start (a search ignores it)."""
+    from hyperlasso.outer import LBFGS, Adam, GradientDescent
+
+    if isinstance(optimizer, str):
+        return optimizer in {"lbfgs", "gd", "adam"}
+    return isinstance(optimizer, (LBFGS, Adam, GradientDescent))
 
 
 def _broadcast_alpha(history: dict, n_features: int) -> dict:

@@ -148,11 +148,21 @@ class Adam:
 class LBFGS:
     """L-BFGS-B from scipy with the bounds on theta.
 
+    The objective reaches scipy divided by the largest component of its gradient
+    at the start point, which makes the search independent of the criterion's
+    units. Two reasons: with bounds on every variable, scipy's first step is the
+    raw gradient, which is a unit step in log(alpha) only after this scaling (a
+    criterion of 3000 with gradient 1 moved alpha by 0.1 % and stopped), and
+    scipy measures the decrease relative to ``max(|f|, 1)``, so a criterion of
+    magnitude 1e-4 stopped after one step unscaled. Values and gradients in the
+    history are not rescaled.
+
     Parameters
     ----------
     max_iter : int, default=50
     tol : float, default=1e-6
-        scipy's ``ftol`` (relative decrease) and projected-gradient tolerance.
+        scipy's ``ftol`` (relative decrease) and projected-gradient tolerance
+        (on the rescaled objective: ``tol`` times the start's largest gradient).
     """
 
     max_iter: int = 50
@@ -162,7 +172,26 @@ class LBFGS:
         """Minimize ``fun`` from ``theta0`` within ``bounds`` (shape (n, 2))."""
         theta, bounds = check_bounds(theta0, bounds)
         rec = Recorder(fun, bounds, callback)
-        result = minimize(rec.value_and_grad, theta, jac=True, method="L-BFGS-B",
+        start = rec.project(theta)
+        first = rec.value_and_grad(start)
+        scale = _unit_gradient_scale(*first)
+
+        def scaled_value_and_grad(point):
+            value, grad = (first if np.array_equal(point, start)
+                           else rec.value_and_grad(point))
+            return value * scale, grad * scale
+
+        result = minimize(scaled_value_and_grad, start, jac=True, method="L-BFGS-B",
                           bounds=bounds, options={"maxiter": self.max_iter,
                                                   "ftol": self.tol, "gtol": self.tol})
         return rec.result(int(result.nit), str(result.message))
+
+
+def _unit_gradient_scale(value: float, grad: np.ndarray) -> float:
+    """1 / max|grad|, or 1 / |value| if the gradient vanishes, or 1."""
+    largest = float(np.max(np.abs(grad))) if grad.size else 0.0
+    if np.isfinite(largest) and largest > 0:
+        return 1.0 / largest
+    if np.isfinite(value) and value != 0:
+        return 1.0 / abs(value)
+    return 1.0
