@@ -158,3 +158,16 @@ def test_unconverged_hypergradient_warns():
     with pytest.warns(hl.InnerConvergenceWarning, match="relative duality gap"):
         _hg("lasso", 0.01, X, y, hl.HeldOutMSE(X_val, y_val), method="implicit",
             max_iter=1)
+
+
+def test_a_canonical_csc_matrix_is_used_as_is_and_others_are_copied():
+    from hyperlasso._validation import check_matrix
+
+    X = sp.random(20, 10, density=0.3, format="csc", random_state=0)
+    assert check_matrix(X) is X
+    unsorted = sp.csc_matrix((np.array([1.0, 2.0]), np.array([3, 1]), np.array([0, 2])),
+                             shape=(5, 1))
+    checked = check_matrix(unsorted)
+    assert checked is not unsorted and checked.has_sorted_indices
+    np.testing.assert_array_equal(unsorted.indices, [3, 1])  # the user's is untouched
+    np.testing.assert_array_equal(checked.toarray(), unsorted.toarray())

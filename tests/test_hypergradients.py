@@ -183,3 +183,26 @@ def test_weighted_lasso_with_equal_weights_sums_to_the_lasso_gradient(sparse):
     weighted = hl.hypergradient("weighted_lasso", criterion, np.full(X.shape[1], alpha),
                                 X, y).gradient
     assert np.sum(weighted) == pytest.approx(lasso, rel=1e-9)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("criterion_class", [hl.HeldOutMSE, hl.HeldOutLogistic])
+def test_criterion_gradient_on_the_support_equals_the_full_one(criterion_class, sparse):
+    # The methods ask held-out criteria for their gradient on the support only.
+    _, _, X_val, y_val = regression_data(sparse=sparse, seed=3)
+    if criterion_class is hl.HeldOutLogistic:
+        y_val = np.sign(y_val - np.median(y_val))
+    criterion = criterion_class(X_val, y_val)
+    coef = np.zeros(X_val.shape[1])
+    support = np.array([1, 4, 7])
+    coef[support] = [0.5, -1.0, 2.0]
+    full = criterion.value_and_grad(coef, 0.3)
+    on_support = criterion.value_and_grad_on(coef, 0.3, support)
+    assert on_support[0] == pytest.approx(full[0], rel=1e-14)
+    assert on_support[2] == pytest.approx(full[2], rel=1e-12)
+    np.testing.assert_allclose(on_support[1][support], full[1][support], rtol=1e-12)
+    assert not np.any(np.delete(on_support[1], support))
+    # A point with weight off the given support still gets its exact value.
+    coef[10] = 1.0
+    assert criterion.value_and_grad_on(coef, 0.3, support)[0] == pytest.approx(
+        criterion.value_and_grad(coef, 0.3)[0], rel=1e-14)

@@ -6,6 +6,20 @@ import numpy as np
 import scipy.sparse as sp
 
 
+def _canonical_csc(X):
+    """X as a float64 CSC matrix with sorted, unique indices; X itself if it is one.
+
+    The user's matrix is never modified; reusing it keeps scipy's cached
+    ``has_canonical_format`` flag, whose check is a pass over the indices.
+    """
+    if X.format == "csc" and X.dtype == np.float64 and X.has_canonical_format:
+        return X
+    X = sp.csc_matrix(X, dtype=np.float64, copy=True)
+    X.sum_duplicates()
+    X.sort_indices()
+    return X
+
+
 def check_matrix(X, name: str = "X"):
     """Return X as float64: a dense ndarray or a CSC matrix with sorted indices.
 
@@ -21,9 +35,7 @@ def check_matrix(X, name: str = "X"):
         If X is not 2-D, is empty, is not numeric or holds NaN or inf.
     """
     if sp.issparse(X):
-        X = sp.csc_matrix(X, dtype=np.float64)
-        X.sum_duplicates()
-        X.sort_indices()
+        X = _canonical_csc(X)
         values = X.data
     else:
         try:

@@ -42,7 +42,10 @@ class HeldOutCriterion:
             raise ValueError(
                 f"coef has shape {coef.shape} but X_val has {self.n_features} features."
             )
-        return np.asarray(self.X_val @ coef).ravel() + intercept
+        support = np.flatnonzero(coef)
+        if support.size > 0.5 * coef.size:
+            return np.asarray(self.X_val @ coef).ravel() + intercept
+        return np.asarray(self.X_val[:, support] @ coef[support]).ravel() + intercept
 
     def value_and_grad(self, coef: np.ndarray, intercept: float = 0.0):
         """Return the criterion and its gradient.
@@ -61,6 +64,35 @@ class HeldOutCriterion:
         z = self.predict(coef, intercept)
         value, dz = self._loss_and_derivative(z)
         grad = np.asarray(self.X_val.T @ dz).ravel()
+        return float(value), grad, float(np.sum(dz))
+
+    def value_and_grad_on(self, coef: np.ndarray, intercept: float,
+                          support: np.ndarray):
+        """As ``value_and_grad``, with ``grad_coef`` computed on ``support`` only.
+
+        Parameters
+        ----------
+        coef : ndarray of shape (n_features,)
+        intercept : float
+        support : ndarray of int, shape (n_support,)
+            Features whose gradient entries are needed (the others are set to 0).
+
+        Returns
+        -------
+        value : float
+        grad_coef : ndarray of shape (n_features,)
+        grad_intercept : float
+        """
+        support = np.asarray(support, dtype=np.intp)
+        if np.count_nonzero(coef) > np.count_nonzero(coef[support]):  # w off support
+            z = self.predict(coef, intercept)
+            X_S = self.X_val[:, support]
+        else:
+            X_S = self.X_val[:, support]
+            z = np.asarray(X_S @ coef[support]).ravel() + intercept
+        value, dz = self._loss_and_derivative(z)
+        grad = np.zeros(self.n_features)
+        grad[support] = np.asarray(X_S.T @ dz).ravel()
         return float(value), grad, float(np.sum(dz))
 
     def value(self, coef: np.ndarray, intercept: float = 0.0) -> float:

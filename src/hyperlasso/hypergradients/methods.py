@@ -78,6 +78,20 @@ class MethodOutput:
     note: str = ""
 
 
+def criterion_on_support(criterion, coef: np.ndarray, intercept: float,
+                         support: np.ndarray):
+    """The criterion and its gradient, exact on ``support`` (where it is used).
+
+    Criteria with ``value_and_grad_on(coef, intercept, support)`` (the held-out
+    ones) skip the columns off the support, a full pass over the validation
+    design; any other criterion is asked for its full gradient.
+    """
+    restricted = getattr(criterion, "value_and_grad_on", None)
+    if restricted is not None:
+        return restricted(coef, intercept, support)
+    return criterion.value_and_grad(coef, intercept)
+
+
 def _inner_solution(ctx: Context) -> InnerSolution:
     """Solve the inner problem, or take the point the user gave (``coef=``)."""
     if ctx.given is None:
@@ -92,9 +106,8 @@ def _inner_solution(ctx: Context) -> InnerSolution:
 
 def _adjoint_gradient(ctx, system: RestrictedSystem, solver) -> tuple[float, np.ndarray]:
     """Criterion value and its gradient in alpha by one adjoint solve."""
-    value, grad_coef, grad_intercept = ctx.criterion.value_and_grad(
-        system.coef, system.intercept
-    )
+    value, grad_coef, grad_intercept = criterion_on_support(
+        ctx.criterion, system.coef, system.intercept, system.support)
     adjoint = solver(system.restrict(grad_coef, grad_intercept))
     g_lam, g_l2 = system.pullback(adjoint)
     return value, ctx.model.pullback(g_lam, g_l2, ctx.alpha)
@@ -128,7 +141,8 @@ def polish(ctx: Context) -> MethodOutput:
     linear_solver = choose_linear_solver(ctx.linear_solver, system.size)
     solver = factorize(system, linear_solver)
     coef, intercept = system.moved(solver(system.optimality_map()))
-    opt = measure_optimality(ctx.problem, coef, intercept)
+    new_system = system.at_point(coef, intercept)
+    opt = measure_optimality(ctx.problem, coef, intercept, z=new_system.z)
     reason = _polish_rejection(ctx.problem, system, coef, intercept, opt)
     if reason:
         value, gradient = _adjoint_gradient(ctx, system, solver)
@@ -136,7 +150,6 @@ def polish(ctx: Context) -> MethodOutput:
                             note=f"polish rejected ({reason}); implicit")
     polished = replace(solution, coef=coef, intercept=float(intercept), gap=opt.gap,
                        kkt=opt.kkt)
-    new_system = RestrictedSystem.at(ctx.problem, coef, intercept)
     if ctx.problem.datafit != datafits.QUADRATIC:  # the Hessian moved with the point
         solver = factorize(new_system, linear_solver)
     value, gradient = _adjoint_gradient(ctx, new_system, solver)
@@ -167,9 +180,8 @@ def implicit_forward(ctx: Context) -> MethodOutput:
     problem, support = ctx.problem, solution.support
     active, dlam_S, dl2_active = ctx.model.directions_on(ctx.alpha, problem.n_features,
                                                          support)
-    value, grad_coef, grad_intercept = ctx.criterion.value_and_grad(
-        solution.coef, solution.intercept
-    )
+    value, grad_coef, grad_intercept = criterion_on_support(
+        ctx.criterion, solution.coef, solution.intercept, support)
     if active.size == 0:  # empty support: nothing moves with alpha
         return MethodOutput(solution, value, np.zeros(np.shape(ctx.alpha)))
     J, Jb = _warm_jacobian(ctx.jacobian, support, active, problem.fit_intercept)

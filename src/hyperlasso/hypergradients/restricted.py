@@ -54,12 +54,19 @@ class RestrictedSystem:
     def at(cls, problem: InnerProblem, coef: np.ndarray, intercept: float):
         """Build the system at the point (coef, intercept)."""
         support = np.flatnonzero(coef)
-        z = problem.linear_predictor(coef, intercept)
-        return cls(
-            problem, coef, intercept, support, np.sign(coef[support]),
-            problem.design.columns(support), z,
-            datafits.curvature(problem.datafit, z, problem.y),
-        )
+        return cls._build(problem, coef, intercept, support,
+                          problem.design.columns(support))
+
+    @classmethod
+    def _build(cls, problem, coef, intercept, support, X_S):
+        z = np.asarray(X_S @ coef[support]).ravel() + problem.internal_intercept(
+            coef, intercept)
+        return cls(problem, coef, intercept, support, np.sign(coef[support]), X_S, z,
+                   datafits.curvature(problem.datafit, z, problem.y))
+
+    def at_point(self, coef: np.ndarray, intercept: float) -> RestrictedSystem:
+        """The system at another point with the same support (X_S is reused)."""
+        return self._build(self.problem, coef, intercept, self.support, self.X_S)
 
     @property
     def size(self) -> int:

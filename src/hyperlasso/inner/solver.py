@@ -63,10 +63,14 @@ class Optimality:
     gap: float
 
 
-def measure_optimality(problem: InnerProblem, w: np.ndarray, b: float) -> Optimality:
-    """Compute the gradient, violations, KKT violation and relative gap at (w, b)."""
+def measure_optimality(problem: InnerProblem, w: np.ndarray, b: float,
+                       z: np.ndarray | None = None) -> Optimality:
+    """Compute the gradient, violations, KKT violation and relative gap at (w, b).
+
+    ``z`` is Xw + b if the caller has it, shape (n_samples,).
+    """
     p = problem.n_features
-    z = problem.linear_predictor(w, b)
+    z = problem.linear_predictor(w, b) if z is None else z
     grad = problem.design.rmatvec(datafits.raw_gradient(problem.datafit, z, problem.y))
     viol = _cd.violations(grad, w, problem.lam, problem.l2, np.arange(p))
     kkt = float(viol.max(initial=0.0))
