@@ -8,10 +8,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from hyperlasso._validation import check_matrix, check_vector
-from hyperlasso.hypergradients import iterative, methods
+from hyperlasso.hypergradients import iterative, methods, smooth
 from hyperlasso.hypergradients.graphical import graphical_hypergradient
 from hyperlasso.hypergradients.methods import Context, JacobianState
 from hyperlasso.hypergradients.restricted import choose_linear_solver
+from hyperlasso.hypergradients.smooth import SMOOTH_MODELS, SmoothModel
 from hyperlasso.inner.graphical import GraphicalLasso, empirical_covariance
 from hyperlasso.inner.models import Model, make_model
 from hyperlasso.inner.problem import Design
@@ -93,6 +94,7 @@ def hypergradient(
     warm_start: WarmStart | None = None,
     coef: np.ndarray | None = None,
     intercept: float = 0.0,
+    preconditioner=None,
 ) -> HypergradientResult:
     """Criterion value and its gradient in the hyperparameters alpha.
 
@@ -104,7 +106,8 @@ def hypergradient(
         ``"graphical_lasso"`` or a :class:`hyperlasso.GraphicalLasso` (then X holds
         samples in rows, y is None, the criterion takes a precision matrix, e.g.
         :class:`hyperlasso.HeldOutGaussianNLL`, and a ``GraphicalHypergradient`` is
-        returned; pass it back as ``warm_start``).
+        returned; pass it back as ``warm_start``); ``"ridge"`` or ``"l2_logreg"``
+        (smooth, no intercept: see :mod:`hyperlasso.hypergradients.smooth`).
     criterion : object
         Has ``value_and_grad(coef, intercept) -> (value, grad_coef, grad_intercept)``,
         e.g. :class:`hyperlasso.HeldOutMSE`.
@@ -118,6 +121,9 @@ def hypergradient(
     method : {"auto", "polish", "implicit", "implicit_forward", "forward", "backward"}
         ``"auto"`` runs ``"polish"``, exact for quadratic models once the support
         is identified, with the linear solver chosen from the support size.
+        Smooth models: ``"auto"`` (= ``"newton"``), ``"implicit"``, ``"newton"``,
+        ``"jacobi"``, ``"preconditioned"``, ``"reparam_diag"``, ``"reparam_exp"``,
+        ``"reparam_newton"`` (ridge).
     tol : float, optional
         Inner tolerance on ``stop``; default 1e-8 for polish/auto, 1e-12 otherwise.
     stop : {"gap", "kkt"}, default="gap"
@@ -133,6 +139,10 @@ def hypergradient(
         estimator at ``(coef, intercept)`` (implicit methods and polish only).
     intercept : float, default=0.0
         Intercept that goes with ``coef``.
+    preconditioner : array-like or callable, optional
+        For ``method="preconditioned"`` (smooth models): P of shape (p,)
+        (diagonal) or (p, p), or a function of coef returning one; the estimate is
+        taken at ``coef - P^{-1} F(coef)``.
 
     Returns
     -------
@@ -140,6 +150,11 @@ def hypergradient(
     """
     if model in GRAPHICAL_NAMES or isinstance(model, GraphicalLasso):
         return _graphical(model, criterion, alpha, X, y, method, tol, warm_start)
+    if model in SMOOTH_MODELS or isinstance(model, SmoothModel):
+        return _smooth(model, criterion, alpha, X, y, method, coef, preconditioner)
+    if preconditioner is not None:
+        raise ValueError("preconditioner= applies to the smooth models ('ridge', "
+                         "'l2_logreg') only.")
     model = make_model(model)
     X = check_matrix(X, "X")
     y = check_vector(model.check_target(y), X.shape[0], "y")
@@ -162,6 +177,8 @@ class Settings:
     def resolved(self) -> Settings:
         """Validated copy with ``"auto"`` and the default tolerance filled in."""
         method = "polish" if self.method == "auto" else self.method
+        if method in NOT_FOR_LASSO:
+            raise ValueError(NOT_FOR_LASSO[method])
         if method not in METHODS:
             raise ValueError(
                 f"method must be 'auto' or one of {sorted(METHODS)}, got {self.method!r}."
@@ -242,6 +259,43 @@ def _result(ctx: Context, out, method: str, warn_all_zero: bool) -> Hypergradien
 
 
 GRAPHICAL_NAMES = ("graphical_lasso", "glasso")
+
+_REPARAM = ("reparameterization has nothing to fix for Lasso-type models: on an "
+            "identified support their optimality map is affine, the restricted "
+            "Jacobian is exact and method='polish' makes the hypergradient exact.")
+_NEWTON = ("for Lasso-type models the Newton step on the support is method='polish' "
+           "(preconditioned estimators apply to 'ridge' and 'l2_logreg').")
+NOT_FOR_LASSO = {"reparam_diag": _REPARAM, "reparam_exp": _REPARAM,
+                 "reparam_newton": _REPARAM, "newton": _NEWTON, "jacobi": _NEWTON,
+                 "preconditioned": _NEWTON}
+
+
+def _smooth(model, criterion, alpha, X, y, method, coef, preconditioner):
+    """Ridge and l2-logistic: the estimators of Ye et al. at ``coef`` (or x*)."""
+    model = SmoothModel(model) if isinstance(model, str) else model
+    X = check_matrix(X, "X")
+    y = check_vector(model.check_target(y), X.shape[0], "y")
+    _check_criterion(criterion, X.shape[1])
+    problem = model.problem(alpha, X, y)
+    if coef is None:
+        solved = problem.solve()
+        point, n_iter = solved, 1
+    else:
+        point = np.asarray(coef, dtype=np.float64)
+        if point.shape != (X.shape[1],) or not np.all(np.isfinite(point)):
+            raise ValueError(f"coef must be finite with shape ({X.shape[1]},), got "
+                             f"shape {point.shape}.")
+        n_iter = 0
+    method = "newton" if method == "auto" else method
+    out = smooth.estimate(problem, smooth.CriterionOuter(criterion), point, method,
+                          preconditioner)
+    kkt = float(np.max(np.abs(problem.gradient(out.point))))
+    solution = InnerSolution(out.point, 0.0, np.flatnonzero(out.point), np.nan, kkt,
+                             n_iter, 0, coef is None)
+    gradient = out.gradient.reshape(np.shape(alpha))
+    gradient = float(gradient) if np.ndim(alpha) == 0 else gradient
+    return HypergradientResult(float(out.value), gradient, solution, method, None,
+                               out.note, WarmStart(out.point, 0.0))
 
 
 def _graphical(model, criterion, alpha, X, y, method, tol, warm_start):
