@@ -130,9 +130,15 @@ def test_unsolved_inner_problem_warns_or_refuses_never_silent():
         solution = solve_graphical(S, 0.05 * (1 - np.eye(30)), tol=1e-14, max_iter=1)
     assert record[0].message.kkt == pytest.approx(solution.kkt)
     assert not solution.converged
-    # So small a penalty that no positive definite iterate exists: a clear error.
-    with pytest.raises(ValueError, match="no positive definite solution"):
-        hl.hypergradient("graphical_lasso", hl.HeldOutGaussianNLL(X_val), 1e-3, X)
+    # So small a penalty that the sweeps lose positive definiteness: the start
+    # point comes back with a warning carrying its violation, never a crash.
+    with pytest.warns(hl.InnerConvergenceWarning, match="positive definiteness") as record:
+        result = hl.hypergradient("graphical_lasso", hl.HeldOutGaussianNLL(X_val), 1e-4,
+                                  X)
+    assert not result.solution.converged
+    assert record[0].message.kkt == pytest.approx(result.solution.kkt)
+    assert result.solution.kkt > 1e-3
+    assert np.isfinite(result.value) and np.all(np.isfinite(result.gradient))
 
 
 def test_graphical_lasso_cv_scalar_matches_a_fine_grid():
@@ -164,3 +170,34 @@ def test_graphical_lasso_cv_matrix_penalty_runs_with_monitor():
     assert stages[0] == "scalar" and stages[-1] == "matrix"
     monitor = np.array(estimator.history_["monitor"])[stages == "matrix"]
     assert np.all(np.isfinite(monitor))
+
+
+def test_matrix_stage_is_a_monitored_path_of_small_steps():
+    from hyperlasso.estimators.graphical import MATRIX_PATIENCE, MATRIX_STEP
+
+    X, _ = _samples(p=12, n=80, seed=3)
+    estimator = hl.GraphicalLassoCV(penalty="matrix", max_iter=30).fit(X)
+    history = estimator.history_
+    matrix = np.array(history["stage"]) == "matrix"
+    log_alphas = np.log([a for a, m in zip(history["alpha"], matrix, strict=True) if m])
+    steps = np.max(np.abs(np.diff(log_alphas, axis=0)), axis=(1, 2))
+    assert np.all(steps <= MATRIX_STEP + 1e-12)  # each step at most 0.1 in log
+    monitor = np.array(history["monitor"])[matrix]
+    best = int(np.argmin(monitor))
+    # Kept: the lowest monitor NLL; stopped: PATIENCE steps after it (or max_iter).
+    np.testing.assert_allclose(np.log(estimator.alpha_), log_alphas[best])
+    assert len(monitor) in (best + 1 + MATRIX_PATIENCE, 30)
+    # The scalar stage used every sample: it equals the scalar estimator's.
+    scalar = hl.GraphicalLassoCV().fit(X)
+    scalar_values = np.array(history["value"])[~matrix]
+    np.testing.assert_allclose(scalar_values, scalar.history_["value"])
+
+
+def test_matrix_stage_without_monitor_keeps_the_lowest_criterion():
+    X, _ = _samples(p=8, n=60, seed=4)
+    estimator = hl.GraphicalLassoCV(penalty="matrix", max_iter=6,
+                                    monitor_fraction=None).fit(X)
+    history = estimator.history_
+    matrix = np.array(history["stage"]) == "matrix"
+    assert np.sum(matrix) == 6 and np.all(np.isnan(np.array(history["monitor"])[matrix]))
+    assert estimator.best_score_ == pytest.approx(min(np.array(history["value"])[matrix]))

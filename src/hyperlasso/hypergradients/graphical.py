@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 from scipy.sparse.linalg import LinearOperator, cg
 
 from hyperlasso.inner.convergence import warn_convergence
@@ -30,6 +31,10 @@ from hyperlasso.inner.threads import single_threaded_blas
 
 #: Relative residual of conjugate gradient (cond(H) = cond(Sigma)^2 multiplies it).
 CG_RTOL = 1e-12
+#: Largest support (entries of Theta, diagonal and both triangles) solved by a
+#: dense Cholesky factorization of the restricted system; CG above. At 2000 the
+#: factorization is ~3 Gflop (0.1-0.2 s) and the matrix 32 MB.
+MAX_DIRECT_SIZE = 2000
 #: Relative change at which forward sweeps of the Jacobian stop.
 FORWARD_RTOL = 1e-12
 
@@ -56,6 +61,18 @@ def support_operator(Sigma: np.ndarray, mask: np.ndarray):
 
 
 def _solve_on_support(Sigma, mask, rhs) -> np.ndarray:
+    """Solve P_E(Sigma W Sigma) = P_E(rhs) for W supported on E; W symmetrized.
+
+    Up to ``MAX_DIRECT_SIZE`` support entries the restricted system is formed
+    (|E| x |E|, entries Sigma_ik Sigma_lj: never p^2 x p^2) and factorized by
+    Cholesky; above, conjugate gradient runs matrix-free. CG needs about
+    cond(Sigma) log(1 / CG_RTOL) products of two p x p matrix multiplications:
+    at p = 100 that was 0.1-0.3 s per solve, against milliseconds direct.
+    """
+    if mask.sum() <= MAX_DIRECT_SIZE:
+        direct = _direct_on_support(Sigma, mask, rhs)
+        if direct is not None:
+            return direct
     operator = support_operator(Sigma, mask)
     solution, info = cg(operator, np.where(mask, rhs, 0.0).ravel(), rtol=CG_RTOL,
                         atol=0.0, maxiter=10 * mask.sum())
@@ -64,6 +81,19 @@ def _solve_on_support(Sigma, mask, rhs) -> np.ndarray:
                          f"its tolerance {CG_RTOL:.0e}; the hypergradient may be "
                          "inaccurate.")
     W = np.where(mask, solution.reshape(Sigma.shape), 0.0)
+    return 0.5 * (W + W.T)
+
+
+def _direct_on_support(Sigma, mask, rhs) -> np.ndarray | None:
+    rows, cols = np.nonzero(mask)
+    # H[a, b] = d (Sigma V Sigma)_{rows[a], cols[a]} / d V_{rows[b], cols[b]}
+    H = Sigma[np.ix_(rows, rows)] * Sigma[np.ix_(cols, cols)]
+    try:
+        factor = scipy.linalg.cho_factor(H)
+    except np.linalg.LinAlgError:  # Sigma numerically singular: CG will say so
+        return None
+    W = np.zeros_like(Sigma)
+    W[rows, cols] = scipy.linalg.cho_solve(factor, rhs[rows, cols])
     return 0.5 * (W + W.T)
 
 

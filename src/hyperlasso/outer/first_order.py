@@ -163,10 +163,14 @@ class LBFGS:
     tol : float, default=1e-6
         scipy's ``ftol`` (relative decrease) and projected-gradient tolerance
         (on the rescaled objective: ``tol`` times the start's largest gradient).
+    first_step : float, default=1.0
+        Largest change of a log-hyperparameter in the first step (scipy's first
+        step is the scaled gradient); later steps follow the curvature.
     """
 
     max_iter: int = 50
     tol: float = 1e-6
+    first_step: float = 1.0
 
     def minimize(self, fun, theta0, bounds, callback=None) -> OuterResult:
         """Minimize ``fun`` from ``theta0`` within ``bounds`` (shape (n, 2))."""
@@ -174,7 +178,7 @@ class LBFGS:
         rec = Recorder(fun, bounds, callback)
         start = rec.project(theta)
         first = rec.value_and_grad(start)
-        scale = _unit_gradient_scale(*first)
+        scale = self.first_step * _unit_gradient_scale(*first)
 
         def scaled_value_and_grad(point):
             value, grad = (first if np.array_equal(point, start)
