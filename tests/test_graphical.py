@@ -201,3 +201,31 @@ def test_matrix_stage_without_monitor_keeps_the_lowest_criterion():
     matrix = np.array(history["stage"]) == "matrix"
     assert np.sum(matrix) == 6 and np.all(np.isnan(np.array(history["monitor"])[matrix]))
     assert estimator.best_score_ == pytest.approx(min(np.array(history["value"])[matrix]))
+
+
+def test_scalar_ho_at_p_100_is_within_half_a_percent_of_the_grid_test_nll():
+    """The issue's p = 100 check: the test NLL of the tuned estimator against that
+    of a 50-value grid search on the same 5-fold criterion, both refit on all
+    training samples."""
+    from sklearn.model_selection import KFold
+
+    from hyperlasso.criteria.gaussian import GraphicalObjective
+    from hyperlasso.inner.graphical import empirical_covariance, solve_graphical
+
+    rng = np.random.default_rng(7)
+    p = 100
+    upper = np.triu(rng.random((p, p)) < 2.0 / p, 1)
+    off = np.where(upper, rng.uniform(0.3, 0.6, (p, p)) * rng.choice([-1, 1], (p, p)), 0)
+    precision = off + off.T
+    precision += np.eye(p) * (np.abs(np.linalg.eigvalsh(precision)).max() + 0.5)
+    samples = rng.multivariate_normal(np.zeros(p), np.linalg.inv(precision), size=2200)
+    X, X_test = samples[:200], samples[200:]
+    test = hl.HeldOutGaussianNLL(X_test)
+    tuned = test.value(hl.GraphicalLassoCV().fit(X).precision_)
+    S = empirical_covariance(X)
+    amax = hl.GraphicalLasso().alpha_max(S)
+    objective = GraphicalObjective(hl.GraphicalLasso(), X, list(KFold(5).split(X)), 1e-8)
+    grid = np.geomspace(amax, 1e-2 * amax, 50)
+    chosen = grid[int(np.argmin([objective.value(a).value for a in grid]))]
+    by_grid = test.value(solve_graphical(S, chosen * (1 - np.eye(p))).precision)
+    assert tuned <= by_grid + 0.005 * abs(by_grid)
