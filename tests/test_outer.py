@@ -135,3 +135,27 @@ def test_bad_bounds_and_names():
         make_optimizer("newton")
     with pytest.raises(TypeError, match="minimize"):
         make_optimizer(object())
+
+
+class KinkedPlateau(Quadratic):
+    """(theta - 0.3)^2 outside a plateau of half-width 0.01 where the value is
+    constant and the gradient points away (a hypergradient across a kink)."""
+
+    def value_and_grad(self, theta):
+        diff = float(theta[0] - 0.3)
+        if abs(diff) > 0.01:
+            return Evaluation(diff**2, np.array([2 * diff]), n_inner=7, support_size=1.0)
+        return Evaluation(1e-4, np.array([-np.sign(diff) or 1.0]), n_inner=7,
+                          support_size=1.0)
+
+
+def test_lbfgs_stops_when_line_searches_stall_on_a_kink():
+    fun = KinkedPlateau(dim=1)
+    optimizer = make_optimizer("lbfgs", max_iter=50)
+    result = optimizer.minimize(fun, np.array([-1.5]), np.array([[-2.0, 2.0]]))
+    assert result.message.startswith("stalled")
+    values = result.history.value
+    first_on_plateau = int(np.argmax(values <= 1e-4 + 1e-15))
+    # At most `patience` evaluations after the last decrease, none wasted beyond.
+    assert len(values) - 1 - first_on_plateau <= optimizer.patience
+    assert result.value == pytest.approx(1e-4)

@@ -166,11 +166,15 @@ class LBFGS:
     first_step : float, default=1.0
         Largest change of a log-hyperparameter in the first step (scipy's first
         step is the scaled gradient); later steps follow the curvature.
+    patience : int, default=5
+        Stop after this many evaluations without a relative decrease of the best
+        value above ``tol`` (line searches stuck on a kink of the criterion).
     """
 
     max_iter: int = 50
     tol: float = 1e-6
     first_step: float = 1.0
+    patience: int = 5
 
     def minimize(self, fun, theta0, bounds, callback=None) -> OuterResult:
         """Minimize ``fun`` from ``theta0`` within ``bounds`` (shape (n, 2))."""
@@ -180,15 +184,50 @@ class LBFGS:
         first = rec.value_and_grad(start)
         scale = self.first_step * _unit_gradient_scale(*first)
 
+        stall = _StallGuard(self.tol, self.patience, first[0])
+
         def scaled_value_and_grad(point):
             value, grad = (first if np.array_equal(point, start)
                            else rec.value_and_grad(point))
+            stall.observe(value)
             return value * scale, grad * scale
 
-        result = minimize(scaled_value_and_grad, start, jac=True, method="L-BFGS-B",
-                          bounds=bounds, options={"maxiter": self.max_iter,
-                                                  "ftol": self.tol, "gtol": self.tol})
+        try:
+            result = minimize(scaled_value_and_grad, start, jac=True, method="L-BFGS-B",
+                              bounds=bounds, options={"maxiter": self.max_iter,
+                                                      "ftol": self.tol, "gtol": self.tol})
+        except _Stalled:
+            return rec.result(stall.n_evaluations, f"stalled: {self.patience} evaluations "
+                              "without a relative decrease above tol")
         return rec.result(int(result.nit), str(result.message))
+
+
+class _Stalled(Exception):
+    """Raised inside scipy's loop to stop a search that no longer decreases."""
+
+
+class _StallGuard:
+    """Counts evaluations since the best value last decreased by more than
+    ``tol`` relative; raises ``_Stalled`` after ``patience`` of them.
+
+    Hypergradients are exact only between support changes: near the optimum
+    L-BFGS-B's line search can evaluate the same kink again and again (11
+    evaluations within 1e-9 of each other were seen on the sparse TF-IDF design).
+    """
+
+    def __init__(self, tol: float, patience: int, value: float):
+        self.tol, self.patience = tol, patience
+        self.best, self.since, self.n_evaluations = value, 0, 1
+
+    def observe(self, value: float) -> None:
+        self.n_evaluations += 1
+        if value < self.best - self.tol * abs(self.best):
+            self.best, self.since = value, 0
+            return
+        self.best = min(self.best, value)
+        self.since += 1
+        if self.since >= self.patience:
+            raise _Stalled
 
 
 def _unit_gradient_scale(value: float, grad: np.ndarray) -> float:
