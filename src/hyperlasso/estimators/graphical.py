@@ -133,7 +133,8 @@ class GraphicalLassoCV(BaseEstimator):
             # The scalar stage saw every sample (so that the matrix result falls back
             # on the scalar estimator itself when no matrix step helps); the matrix
             # stage tunes on the rest of a held-out monitor, which stops it early.
-            tune_rows, monitor_rows = self._monitor_split(X.shape[0])
+            tune_rows, monitor_rows = monitor_split(X.shape[0], self.monitor_fraction,
+                                                    self.cv, "penalty='matrix'")
             X_tune = X[tune_rows]
             splits = list(check_cv(self.cv).split(X_tune))
             model = GraphicalLasso("matrix", self.penalize_diagonal)
@@ -150,10 +151,6 @@ class GraphicalLassoCV(BaseEstimator):
             history = _concat(history, matrix_history, X.shape[1])
         self._set_fitted(model, space, result, X, history)
         return self
-
-    def _monitor_split(self, n_samples: int):
-        fraction = None if self.penalty == "scalar" else self.monitor_fraction
-        return monitor_split(n_samples, fraction, self.cv, "penalty='matrix'")
 
     def _scalar_space(self, X) -> Space:
         amax = GraphicalLasso().alpha_max(empirical_covariance(X))
@@ -221,13 +218,13 @@ def _monitored_path(fun, space: Space, monitor, max_iter: int):
         Monitor NLL of each evaluation (NaN without a monitor).
     """
     recorder = Recorder(fun, space.bounds)
-    theta, errors, since_best = space.theta0.copy(), [], 0
+    theta, errors, since_best = recorder.project(space.theta0), [], 0
     for _ in range(max_iter):
         _, grad = recorder.value_and_grad(theta)
         if monitor is None:
             errors.append(np.nan)
         else:
-            errors.append(monitor.value(space.alpha(recorder.rows[-1][0])).value)
+            errors.append(monitor.value(space.alpha(theta)).value)
             since_best = 0 if errors[-1] <= min(errors) else since_best + 1
             if since_best >= MATRIX_PATIENCE:
                 break

@@ -163,9 +163,6 @@ class LBFGS:
     tol : float, default=1e-6
         scipy's ``ftol`` (relative decrease) and projected-gradient tolerance
         (on the rescaled objective: ``tol`` times the start's largest gradient).
-    first_step : float, default=1.0
-        Largest change of a log-hyperparameter in the first step (scipy's first
-        step is the scaled gradient); later steps follow the curvature.
     patience : int, default=5
         Stop after this many evaluations without a relative decrease of the best
         value above ``tol`` (line searches stuck on a kink of the criterion).
@@ -173,7 +170,6 @@ class LBFGS:
 
     max_iter: int = 50
     tol: float = 1e-6
-    first_step: float = 1.0
     patience: int = 5
 
     def minimize(self, fun, theta0, bounds, callback=None) -> OuterResult:
@@ -182,7 +178,7 @@ class LBFGS:
         rec = Recorder(fun, bounds, callback)
         start = rec.project(theta)
         first = rec.value_and_grad(start)
-        scale = self.first_step * _unit_gradient_scale(*first)
+        scale = _unit_gradient_scale(*first)
 
         stall = _StallGuard(self.tol, self.patience, first[0])
 
