@@ -10,6 +10,7 @@ import numpy as np
 
 from hyperlasso._validation import check_matrix, check_vector
 from hyperlasso.inner.models import binary_labels
+from hyperlasso.inner.problem import Design
 
 
 class HeldOutCriterion:
@@ -42,10 +43,7 @@ class HeldOutCriterion:
             raise ValueError(
                 f"coef has shape {coef.shape} but X_val has {self.n_features} features."
             )
-        support = np.flatnonzero(coef)
-        if support.size > 0.5 * coef.size:
-            return np.asarray(self.X_val @ coef).ravel() + intercept
-        return np.asarray(self.X_val[:, support] @ coef[support]).ravel() + intercept
+        return Design(self.X_val).matvec(coef) + intercept
 
     def value_and_grad(self, coef: np.ndarray, intercept: float = 0.0):
         """Return the criterion and its gradient.
@@ -84,11 +82,10 @@ class HeldOutCriterion:
         grad_intercept : float
         """
         support = np.asarray(support, dtype=np.intp)
+        X_S = self.X_val[:, support]
         if np.count_nonzero(coef) > np.count_nonzero(coef[support]):  # w off support
             z = self.predict(coef, intercept)
-            X_S = self.X_val[:, support]
         else:
-            X_S = self.X_val[:, support]
             z = np.asarray(X_S @ coef[support]).ravel() + intercept
         value, dz = self._loss_and_derivative(z)
         grad = np.zeros(self.n_features)
