@@ -261,9 +261,9 @@ def _smooth_run(case, methods, targets, seed, max_iter, start_distance):
     problem, outer = case.problem, case.outer
     exact = problem.solve()
     reference = sm.plain(problem, outer, exact).gradient
-    step = 1.0 / np.linalg.eigvalsh(problem.hessian(exact)).max()
-    if problem.name == "l2_logreg":  # the Hessian is largest at z = 0
-        step = 1.0 / np.linalg.eigvalsh(problem.hessian(np.zeros_like(exact))).max()
+    # 1 / L: the ridge Hessian is constant, the logistic one largest at z = 0.
+    widest = exact if problem.name == "ridge" else np.zeros_like(exact)
+    step = 1.0 / np.linalg.eigvalsh(problem.hessian(widest)).max()
     rng = np.random.default_rng(1000 + seed)
     iterates = _descend(lambda w: w - step * problem.gradient(w),
                         _far_start(rng, exact, start_distance), exact, targets, max_iter)

@@ -52,11 +52,6 @@ class SmoothModel:
             raise ValueError(f"smooth model must be one of {SMOOTH_MODELS}, "
                              f"got {self.name!r}.")
 
-    @property
-    def quadratic(self) -> bool:
-        """Whether the inner problem is quadratic (its Hessian does not move)."""
-        return self.name == "ridge"
-
     def check_target(self, y):
         """y as float; in {-1, 1} for the logistic model."""
         if self.name == "l2_logreg":
@@ -276,14 +271,15 @@ def user_preconditioned(problem, outer, w, preconditioner) -> Estimate:
 
 
 def reparameterized(problem, outer, w, R1: np.ndarray | None,
-                    R2_diagonal: np.ndarray | None) -> Estimate:
+                    R2_diagonal: np.ndarray | None,
+                    hessian: np.ndarray | None = None) -> Estimate:
     """IFT with the reparameterization terms: J = -(F1 + R1)^{-1} (F2 + R2).
 
     ``R1`` is (p, p) or None (zero); R2 = diag(R2_diagonal) E (None: zero), the
-    form every map here has.
+    form every map here has. ``hessian`` is F1(w) if the caller has it.
     """
     value, grad_x, grad_pen = outer.value_and_grads(w, problem)
-    F1 = problem.hessian(w)
+    F1 = problem.hessian(w) if hessian is None else hessian
     if R1 is not None:
         F1 = F1 + R1
     adjoint = scipy.linalg.solve(F1, grad_x)
@@ -293,8 +289,9 @@ def reparameterized(problem, outer, w, R1: np.ndarray | None,
 
 def reparam_diag(problem, outer, w) -> Estimate:
     """x = D(a)^{-1} z, D = diag F1(x_t; a): R2 = -diag(F / D) dD/da."""
-    diagonal = np.diag(problem.hessian(w))
-    return reparameterized(problem, outer, w, None, -problem.gradient(w) / diagonal)
+    hessian = problem.hessian(w)
+    return reparameterized(problem, outer, w, None,
+                           -problem.gradient(w) / np.diag(hessian), hessian)
 
 
 def reparam_exp(problem, outer, w) -> Estimate:
@@ -313,8 +310,9 @@ def reparam_newton(problem, outer, w) -> Estimate:
     if problem.name != "ridge":
         raise ValueError("reparam_newton needs a quadratic inner problem (model "
                          f"'ridge'), got {problem.name!r}: use 'newton'.")
-    step = scipy.linalg.solve(problem.hessian(w), problem.gradient(w), assume_a="pos")
-    return reparameterized(problem, outer, w, None, -step)
+    hessian = problem.hessian(w)
+    step = scipy.linalg.solve(hessian, problem.gradient(w), assume_a="pos")
+    return reparameterized(problem, outer, w, None, -step, hessian)
 
 
 SMOOTH_METHODS = {
