@@ -229,3 +229,64 @@ def test_scalar_ho_at_p_100_is_within_half_a_percent_of_the_grid_test_nll():
     chosen = grid[int(np.argmin([objective.value(a).value for a in grid]))]
     by_grid = test.value(solve_graphical(S, chosen * (1 - np.eye(p))).precision)
     assert tuned <= by_grid + 0.005 * abs(by_grid)
+
+
+def _two_by_two_closed_form(S, S_val, Lam, penalize_diagonal):
+    """p = 2: the optimality conditions W - S = Lam * sign(Theta) on the support
+    (W = inv(Theta), Theta_ii > 0, sign(Theta_12) = -sign(W_12)) give W in closed
+    form; C = logdet W + tr(S_val inv(W)) and dC/dW = inv(W) - inv(W) S_val inv(W).
+    Returns Theta and dC/dLam (2, 2), assuming |S_12| > Lam_12."""
+    sign = np.sign(S[0, 1])
+    W = S.copy()
+    W[0, 1] = W[1, 0] = sign * (abs(S[0, 1]) - Lam[0, 1])
+    if penalize_diagonal:
+        W[np.diag_indices(2)] += np.diag(Lam)
+    W_inv = np.linalg.inv(W)
+    dC_dW = W_inv - W_inv @ S_val @ W_inv
+    # dW/dLam_12 = dW/dLam_21 = -sign (each entry carries its own), dW_ii/dLam_ii = 1.
+    gradient = np.array([[dC_dW[0, 0], -sign * dC_dW[0, 1]],
+                         [-sign * dC_dW[1, 0], dC_dW[1, 1]]])
+    if not penalize_diagonal:
+        gradient[np.diag_indices(2)] = 0.0
+    return W_inv, gradient
+
+
+@pytest.mark.parametrize("penalize_diagonal", [False, True])
+def test_p_2_matches_the_closed_form(penalize_diagonal):
+    """Third witness, independent of every solver: at p = 2 the solution and the
+    hypergradient have a closed form. Both must agree to 1e-10 (inner tolerance
+    1e-13, then polished: the only error left is rounding in a 2 x 2 inverse)."""
+    rng = np.random.default_rng(5)
+    covariance = np.array([[1.0, 0.6], [0.6, 2.0]])
+    X = rng.multivariate_normal(np.zeros(2), covariance, size=40)
+    X_val = rng.multivariate_normal(np.zeros(2), covariance, size=40)
+    criterion = hl.HeldOutGaussianNLL(X_val)
+    S = np.cov(X, rowvar=False, bias=True)
+    alpha = 0.3 * abs(S[0, 1])
+    scalar = hl.GraphicalLasso("scalar", penalize_diagonal)
+    result = hl.hypergradient(scalar, criterion, alpha, X, tol=1e-13)
+    precision, gradient = _two_by_two_closed_form(
+        S, criterion.covariance, scalar.penalty_matrix(np.asarray(alpha), 2),
+        penalize_diagonal)
+    np.testing.assert_allclose(result.solution.precision, precision, rtol=1e-10)
+    assert result.gradient == pytest.approx(np.sum(gradient), rel=1e-10)
+
+    matrix = hl.GraphicalLasso("matrix", penalize_diagonal)
+    Lam = np.array([[0.05, 0.4 * abs(S[0, 1])], [0.4 * abs(S[0, 1]), 0.2]])
+    result = hl.hypergradient(matrix, criterion, Lam, X, tol=1e-13)
+    precision, gradient = _two_by_two_closed_form(
+        S, criterion.covariance, matrix.penalty_matrix(Lam, 2), penalize_diagonal)
+    np.testing.assert_allclose(result.solution.precision, precision, rtol=1e-10)
+    np.testing.assert_allclose(result.gradient, gradient, rtol=1e-10, atol=1e-14)
+
+
+def test_p_2_above_alpha_max_has_a_zero_gradient_with_an_unpenalized_diagonal():
+    """|S_12| <= alpha: Theta = diag(1 / S_ii), locally constant in alpha."""
+    rng = np.random.default_rng(6)
+    X = rng.multivariate_normal(np.zeros(2), [[1.0, 0.5], [0.5, 1.0]], size=40)
+    S = np.cov(X, rowvar=False, bias=True)
+    result = hl.hypergradient("graphical_lasso", hl.HeldOutGaussianNLL(X[::-1] ** 2),
+                              2 * abs(S[0, 1]), X, tol=1e-13)
+    np.testing.assert_allclose(result.solution.precision, np.diag(1 / np.diag(S)),
+                               rtol=1e-12)
+    assert result.gradient == 0.0
