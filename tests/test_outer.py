@@ -159,3 +159,16 @@ def test_lbfgs_stops_when_line_searches_stall_on_a_kink():
     # At most `patience` evaluations after the last decrease, none wasted beyond.
     assert len(values) - 1 - first_on_plateau <= optimizer.patience
     assert result.value == pytest.approx(1e-4)
+
+
+@pytest.mark.parametrize("first_step", [1.0, 0.25])
+def test_lbfgs_first_step_bounds_the_first_move(first_step):
+    """scipy's first step is the scaled gradient: its largest component moves by
+    ``first_step`` (the start and its neighbour are inside the bounds)."""
+    fun = Quadratic(dim=1)
+    wide = np.array([[-10.0, 10.0]])
+    result = make_optimizer("lbfgs", first_step=first_step).minimize(
+        fun, np.array([3.0]), wide)
+    theta = result.history.theta
+    assert np.max(np.abs(theta[1] - theta[0])) == pytest.approx(first_step, rel=1e-12)
+    assert result.theta[0] == pytest.approx(0.3, abs=1e-4)

@@ -35,12 +35,14 @@ def tune_graphical(args, json_path, png_path) -> int:
     report = {
         "data": dataset.description, "model": "GraphicalLassoCV", "criterion": "cv",
         "optimizer": args.optimizer, "alpha": np.asarray(estimator.alpha_).tolist(),
+        "cv_alpha": np.asarray(estimator.cv_alpha_).tolist(),
         "validation_nll": estimator.best_score_,
         "test_nll": HeldOutGaussianNLL(X_test).value(estimator.precision_),
         "n_edges": edges, "time_seconds": elapsed,
         "history_value": estimator.history_["value"], "hyperlasso_version": __version__,
     }
-    print(f"alpha: {report['alpha']}\nvalidation NLL: {report['validation_nll']:.6g}\n"
+    print(f"alpha: {report['alpha']} (cross-validated {report['cv_alpha']}, rescaled to "
+          f"{X_train.shape[0]} samples)\nvalidation NLL: {report['validation_nll']:.6g}\n"
           f"test NLL: {report['test_nll']:.6g}\nedges: {edges}\ntime: {elapsed:.2f} s")
     json_path.write_text(json.dumps(report, indent=2))
     print(f"wrote {json_path}")

@@ -174,26 +174,12 @@ def solve_graphical(S: np.ndarray, Lam: np.ndarray, tol: float = 1e-8,
     GraphicalSolution
     """
     with single_threaded_blas():
-        W, B, last = _starting_point(S, Lam, warm_start)
-        n_sweeps, why = 0, ""
-        kkt = optimality_violation(S, Lam, *last)
-        progress = kkt
-        while n_sweeps < max_iter and kkt > tol:
-            _sweep(S, Lam, W, B, _column_tolerance(progress, tol), 10_000)
-            n_sweeps += 1
-            Theta = _precision_from(W, B)
-            # W converges to inv(Theta): its violation is a cheap O(p^2) proxy,
-            # and the O(p^3) exact check runs only once the proxy says done.
-            progress = optimality_violation(S, Lam, Theta, W)
-            if progress > tol and n_sweeps < max_iter and np.isfinite(progress):
-                continue
-            try:
-                Sigma = inverse_spd(Theta)
-            except ValueError:
-                why = " (the precision matrix lost positive definiteness)"
-                break
-            kkt = optimality_violation(S, Lam, Theta, Sigma)
-            last = (Theta, Sigma)
+        last, kkt, n_sweeps, why = _sweeps(S, Lam, tol, max_iter, warm_start)
+        if why and warm_start is not None:
+            # A warm start far from the solution (an outer step to a much smaller
+            # penalty) can lose definiteness where a cold start does not.
+            last, kkt, cold_sweeps, why = _sweeps(S, Lam, tol, max_iter, None)
+            n_sweeps += cold_sweeps
         converged = kkt <= tol
         if not converged:
             warn_not_converged(f"Graphical lasso stopped before its tolerance{why}: "
@@ -202,6 +188,35 @@ def solve_graphical(S: np.ndarray, Lam: np.ndarray, tol: float = 1e-8,
                                gap=float("nan"), kkt=kkt)
     Theta, Sigma = last
     return GraphicalSolution(Theta, Sigma, Theta != 0, kkt, n_sweeps, converged)
+
+
+def _sweeps(S, Lam, tol, max_iter, warm_start):
+    """Sweeps from a start point until the violation is below ``tol``.
+
+    Returns the last positive definite point (Theta, Sigma), its violation, the
+    number of sweeps and why they stopped early ("" unless definiteness was lost).
+    """
+    W, B, last = _starting_point(S, Lam, warm_start)
+    n_sweeps, why = 0, ""
+    kkt = optimality_violation(S, Lam, *last)
+    progress = kkt
+    while n_sweeps < max_iter and kkt > tol:
+        _sweep(S, Lam, W, B, _column_tolerance(progress, tol), 10_000)
+        n_sweeps += 1
+        Theta = _precision_from(W, B)
+        # W converges to inv(Theta): its violation is a cheap O(p^2) proxy,
+        # and the O(p^3) exact check runs only once the proxy says done.
+        progress = optimality_violation(S, Lam, Theta, W)
+        if progress > tol and n_sweeps < max_iter and np.isfinite(progress):
+            continue
+        try:
+            Sigma = inverse_spd(Theta)
+        except ValueError:
+            why = " (the precision matrix lost positive definiteness)"
+            break
+        kkt = optimality_violation(S, Lam, Theta, Sigma)
+        last = (Theta, Sigma)
+    return last, kkt, n_sweeps, why
 
 
 def _column_tolerance(kkt: float, tol: float) -> float:
@@ -235,8 +250,12 @@ def _starting_point(S, Lam, warm_start):
     return np.ascontiguousarray(W), np.ascontiguousarray(B), (Theta, Sigma)
 
 
-def empirical_covariance(X, name: str = "X") -> np.ndarray:
-    """Biased empirical covariance of the rows of X (samples), shape (p, p)."""
+def empirical_covariance(X, name: str = "X", ddof: int = 0) -> np.ndarray:
+    """Empirical covariance of the rows of X (samples), shape (p, p).
+
+    ``ddof=0`` (default): the maximum-likelihood estimate, sum of squares / n, the
+    S of the graphical lasso; ``ddof=1``: the unbiased estimate, / (n - 1).
+    """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got {X.ndim}-D.")
@@ -246,7 +265,7 @@ def empirical_covariance(X, name: str = "X") -> np.ndarray:
     if not np.all(np.isfinite(X)):
         raise ValueError(f"{name} contains NaN or inf.")
     centered = X - X.mean(axis=0)
-    return centered.T @ centered / X.shape[0]
+    return centered.T @ centered / (X.shape[0] - ddof)
 
 
 def check_covariance(S, name: str = "S") -> np.ndarray:

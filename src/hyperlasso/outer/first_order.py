@@ -166,11 +166,15 @@ class LBFGS:
     patience : int, default=5
         Stop after this many evaluations without a relative decrease of the best
         value above ``tol`` (line searches stuck on a kink of the criterion).
+    first_step : float, default=1.0
+        Largest change of a component of theta in scipy's first step (the
+        objective is divided by the start's largest gradient over this).
     """
 
     max_iter: int = 50
     tol: float = 1e-6
     patience: int = 5
+    first_step: float = 1.0
 
     def minimize(self, fun, theta0, bounds, callback=None) -> OuterResult:
         """Minimize ``fun`` from ``theta0`` within ``bounds`` (shape (n, 2))."""
@@ -178,7 +182,7 @@ class LBFGS:
         rec = Recorder(fun, bounds, callback)
         start = rec.project(theta)
         first = rec.value_and_grad(start)
-        scale = _unit_gradient_scale(*first)
+        scale = self.first_step * _unit_gradient_scale(*first)
 
         stall = _StallGuard(self.tol, self.patience, first[0])
 
