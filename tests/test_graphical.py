@@ -185,7 +185,8 @@ def test_matrix_stage_is_a_monitored_path_of_small_steps():
     from hyperlasso.estimators.graphical import MATRIX_PATIENCE, MATRIX_STEP
 
     X, _ = _samples(p=12, n=80, seed=3)
-    estimator = hl.GraphicalLassoCV(penalty="matrix", max_iter=30).fit(X)
+    estimator = hl.GraphicalLassoCV(penalty="matrix", max_iter=30,
+                                    monitor_fraction=0.25).fit(X)
     history = estimator.history_
     matrix = np.array(history["stage"]) == "matrix"
     log_alphas = np.log([a for a, m in zip(history["alpha"], matrix, strict=True) if m])
@@ -195,12 +196,14 @@ def test_matrix_stage_is_a_monitored_path_of_small_steps():
     best = int(np.argmin(monitor))
     # Kept: the lowest monitor NLL; stopped: PATIENCE steps after it (or max_iter).
     np.testing.assert_allclose(np.log(estimator.cv_alpha_), log_alphas[best])
-    # Refit on all 80 samples: the monitor's training rows (64 of them) set the scale.
-    assert estimator.n_fit_ == 64
-    np.testing.assert_allclose(estimator.alpha_, estimator.cv_alpha_ * np.sqrt(64 / 80))
+    # Refit on all 80 samples: the monitor's training rows (60 of them; the path's
+    # folds train on 48) set the scale, once the path moved.
+    assert best > 0
+    assert estimator.n_fit_ == 60
+    np.testing.assert_allclose(estimator.alpha_, estimator.cv_alpha_ * np.sqrt(60 / 80))
     assert len(monitor) in (best + 1 + MATRIX_PATIENCE, 30)
     # The scalar stage used every sample: it equals the scalar estimator's.
-    scalar = hl.GraphicalLassoCV().fit(X)
+    scalar = hl.GraphicalLassoCV(monitor_fraction=0.25).fit(X)
     scalar_values = np.array(history["value"])[~matrix]
     np.testing.assert_allclose(scalar_values, scalar.history_["value"])
 
@@ -362,6 +365,8 @@ def test_support_system_direct_refined_and_conjugate_gradient_agree(monkeypatch)
     """The factorized system on the entries i <= j solves P_E(Sigma W Sigma) = P_E(R)
     (checked by the product itself, to 1e-12), a solve for a nearby Sigma refined
     from the old factorization equals a fresh one, and CG (forced) agrees."""
+    import warnings
+
     import hyperlasso.hypergradients.graphical as graphical
     from hyperlasso.inner.graphical import empirical_covariance, solve_graphical
 
@@ -381,10 +386,17 @@ def test_support_system_direct_refined_and_conjugate_gradient_agree(monkeypatch)
     rng = np.random.default_rng(0)
     noise = 1e-7 * rng.standard_normal((25, 25))
     nearby = Sigma + (noise + noise.T)
-    refined = system.solve(R, nearby)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        refined = system.solve(R, nearby)
     fresh = graphical.SupportSystem(nearby, mask).solve(R)
     np.testing.assert_allclose(refined, fresh, rtol=1e-11, atol=1e-13 * np.abs(fresh).max())
     assert np.max(np.abs(refined - W)) > 1e-9 * np.abs(W).max()  # Sigma did change W
+
+    # Only the symmetric part of the right-hand side counts, as in the full system.
+    skew = rng.standard_normal((25, 25))
+    np.testing.assert_allclose(system.solve(R + skew - skew.T), W, rtol=1e-12,
+                               atol=1e-12 * np.abs(W).max())
 
     monkeypatch.setattr(graphical, "MAX_DIRECT_SIZE", 0)
     by_cg = graphical.SupportSystem(Sigma, mask)

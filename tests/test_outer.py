@@ -172,3 +172,9 @@ def test_lbfgs_first_step_bounds_the_first_move(first_step):
     theta = result.history.theta
     assert np.max(np.abs(theta[1] - theta[0])) == pytest.approx(first_step, rel=1e-12)
     assert result.theta[0] == pytest.approx(0.3, abs=1e-4)
+
+
+@pytest.mark.parametrize("first_step", [0.0, -1.0, np.inf])
+def test_lbfgs_first_step_must_be_positive(first_step):
+    with pytest.raises(ValueError, match="first_step must be a positive number"):
+        make_optimizer("lbfgs", first_step=first_step)

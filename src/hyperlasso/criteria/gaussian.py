@@ -21,8 +21,8 @@ class HeldOutGaussianNLL:
     (n_val - 1) / n_val, which biases cross-validation towards small penalties,
     the more so the smaller the folds; / (n_val - 1) makes C unbiased. Measured
     in ``benchmarks/results/graphical_refit.md``: the test-optimal refit penalty
-    over the cross-validated one was within 0.05 of the fold-size rate
-    sqrt((K - 1) / K) on all 9 settings with ``ddof=1``, but up to 0.19 above it
+    over the cross-validated one was within 0.06 of the fold-size rate
+    sqrt((K - 1) / K) on all 9 settings with ``ddof=1``, but up to 0.18 above it
     with ``ddof=0`` (10 folds of 8 samples); see ``docs/graphical_lasso.md``.
 
     Parameters

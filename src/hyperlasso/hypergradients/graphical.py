@@ -9,9 +9,8 @@ so with W = H^{-1}[P_E(grad C)] (one solve on the support: a Cholesky
 factorization of the system on the entries i <= j of E, shared with the polish
 step, or matrix-free conjugate gradient on large supports; no p^2 x p^2 matrix is
 formed) the gradient in the penalties is dC/dLam_ij = -W_ij sign(Theta_ij) on E
-and 0 elsewhere. Symmetric
-pairs are separate entries: moving Lam_ij and Lam_ji together by h changes C by
-(G_ij + G_ji) h.
+and 0 elsewhere. Symmetric pairs are separate entries: moving Lam_ij and Lam_ji
+together by h changes C by (G_ij + G_ji) h.
 """
 
 from __future__ import annotations
@@ -38,8 +37,10 @@ CG_RTOL = 1e-12
 #: Cholesky factorization of the restricted system; CG above. At 2500 the
 #: factorization is ~5 Gflop (0.1-0.3 s) and the matrix 50 MB.
 MAX_DIRECT_SIZE = 2500
-#: Relative residual at which iterative refinement of a direct solve stops.
-REFINE_RTOL = 1e-14
+#: Relative residual at which iterative refinement of a direct solve stops, and
+#: the largest one accepted when rounding stops it from decreasing further (the
+#: products Sigma W Sigma carry ~1e-15 cond(Sigma)^2 of rounding).
+REFINE_RTOL, REFINE_STALL = 1e-14, 1e-10
 #: Relative change at which forward sweeps of the Jacobian stop.
 FORWARD_RTOL = 1e-12
 
@@ -65,7 +66,7 @@ def support_operator(Sigma: np.ndarray, mask: np.ndarray):
     return LinearOperator((p * p, p * p), matvec=matvec, dtype=float)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _symmetric_system(Sigma, rows, cols):
     """G[a, b] = Sigma_{i k} Sigma_{j m} + Sigma_{i m} Sigma_{j k} for the unknowns
     a = (i, j), b = (k, m), i <= j, k <= m: symmetric positive definite."""
@@ -120,25 +121,34 @@ class SupportSystem:
         Sigma = self.Sigma if Sigma is None else Sigma
         if self.factor is None:
             return _conjugate_gradient(Sigma, self.mask, rhs)
-        target = rhs[self.rows, self.cols]
+        # The symmetric part of rhs: what the full system P_E(Sigma W Sigma) =
+        # P_E(rhs) solves for a symmetric W.
+        target = (0.5 * (rhs + rhs.T))[self.rows, self.cols]
         u = scipy.linalg.cho_solve(self.factor, target)
         if Sigma is not self.Sigma:
             u = self._refine(u, target, Sigma)
+            if u is None:  # Sigma too far from the factorized one
+                return SupportSystem(Sigma, self.mask).solve(rhs)
         return self._matrix(u)
 
-    def _refine(self, u, target, Sigma) -> np.ndarray:
+    def _refine(self, u, target, Sigma) -> np.ndarray | None:
         """Iterative refinement against the system of ``Sigma``: each step divides
-        the error by about ||G^{-1}|| ||G - G(Sigma)||."""
+        the error by about ||G^{-1}|| ||G - G(Sigma)||. Stops at a residual of
+        ``REFINE_RTOL`` or when rounding stops it from decreasing; None if it
+        stalls above ``REFINE_STALL`` (no contraction: refactorize)."""
         norm = max(float(np.max(np.abs(target))), 1e-300)
-        for _ in range(10):
+        previous = np.inf
+        for _ in range(20):
             W = self._matrix(u)
             residual = target - (Sigma @ W @ Sigma)[self.rows, self.cols]
-            if np.max(np.abs(residual)) <= REFINE_RTOL * norm:
+            size = float(np.max(np.abs(residual)))
+            if size <= REFINE_RTOL * norm:
                 return u
+            if size > 0.5 * previous:
+                return u if size <= REFINE_STALL * norm else None
+            previous = size
             u = u + scipy.linalg.cho_solve(self.factor, residual)
-        warn_convergence("iterative refinement of the graphical lasso support system did "
-                         "not converge; the hypergradient may be inaccurate.")
-        return u
+        return None
 
     def _matrix(self, u) -> np.ndarray:
         W = np.zeros_like(self.Sigma)

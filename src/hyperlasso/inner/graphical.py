@@ -165,7 +165,8 @@ def solve_graphical(S: np.ndarray, Lam: np.ndarray, tol: float = 1e-8,
     tol : float, default=1e-8
         Largest optimality violation accepted.
     max_iter : int, default=1000
-        Sweeps over the columns.
+        Sweeps over the columns (twice as many at most if a warm start loses
+        positive definiteness and the solver starts again cold).
     warm_start : ndarray of shape (p, p), optional
         A previous precision matrix.
 
@@ -178,8 +179,10 @@ def solve_graphical(S: np.ndarray, Lam: np.ndarray, tol: float = 1e-8,
         if why and warm_start is not None:
             # A warm start far from the solution (an outer step to a much smaller
             # penalty) can lose definiteness where a cold start does not.
-            last, kkt, cold_sweeps, why = _sweeps(S, Lam, tol, max_iter, None)
-            n_sweeps += cold_sweeps
+            cold = _sweeps(S, Lam, tol, max_iter, None)
+            n_sweeps += cold[2]
+            if cold[1] <= kkt:
+                last, kkt, _, why = cold
         converged = kkt <= tol
         if not converged:
             warn_not_converged(f"Graphical lasso stopped before its tolerance{why}: "

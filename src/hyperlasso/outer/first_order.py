@@ -154,15 +154,17 @@ class LBFGS:
     raw gradient, which is a unit step in log(alpha) only after this scaling (a
     criterion of 3000 with gradient 1 moved alpha by 0.1 % and stopped), and
     scipy measures the decrease relative to ``max(|f|, 1)``, so a criterion of
-    magnitude 1e-4 stopped after one step unscaled. Values and gradients in the
-    history are not rescaled.
+    magnitude 1e-4 stopped after one step unscaled. ``first_step`` multiplies the
+    scaling (the first step then moves theta by that much). Values and gradients
+    in the history are not rescaled.
 
     Parameters
     ----------
     max_iter : int, default=50
     tol : float, default=1e-6
         scipy's ``ftol`` (relative decrease) and projected-gradient tolerance
-        (on the rescaled objective: ``tol`` times the start's largest gradient).
+        (on the rescaled objective: ``tol / first_step`` times the start's largest
+        gradient).
     patience : int, default=5
         Stop after this many evaluations without a relative decrease of the best
         value above ``tol`` (line searches stuck on a kink of the criterion).
@@ -175,6 +177,11 @@ class LBFGS:
     tol: float = 1e-6
     patience: int = 5
     first_step: float = 1.0
+
+    def __post_init__(self):
+        if not (np.isfinite(self.first_step) and self.first_step > 0):
+            raise ValueError("first_step must be a positive number, got "
+                             f"{self.first_step}.")
 
     def minimize(self, fun, theta0, bounds, callback=None) -> OuterResult:
         """Minimize ``fun`` from ``theta0`` within ``bounds`` (shape (n, 2))."""
