@@ -27,6 +27,7 @@ import sklearn
 from sklearn.covariance import GraphicalLassoCV as SklearnGraphicalLassoCV
 
 import hyperlasso as hl
+from hyperlasso.datasets import make_random_graph_precision
 from hyperlasso.outer import GridSearch
 
 RESULTS = pathlib.Path(__file__).parent / "results"
@@ -38,11 +39,7 @@ SKLEARN_CRITERION = "scalar HO, scikit-learn's criterion and refit"
 def make_problem(p: int, n: int = 100, n_test: int = 10_000, seed: int = 0):
     """A sparse precision (random graph, about 2 edges per node) and samples."""
     rng = np.random.default_rng(seed)
-    upper = np.triu(rng.random((p, p)) < 2.0 / p, 1)
-    weights = rng.uniform(0.3, 0.6, (p, p)) * rng.choice([-1, 1], (p, p))
-    off = np.where(upper, weights, 0.0)
-    precision = off + off.T
-    precision += np.eye(p) * (np.abs(np.linalg.eigvalsh(precision)).max() + 0.5)
+    precision = make_random_graph_precision(p, random_state=rng)
     covariance = np.linalg.inv(precision)
     draw = lambda size: rng.multivariate_normal(np.zeros(p), covariance, size=size)  # noqa: E731
     return precision, draw(n), draw(n), draw(n_test)

@@ -34,6 +34,7 @@ from sklearn.datasets import make_sparse_spd_matrix
 from sklearn.model_selection import KFold
 
 import hyperlasso as hl
+from hyperlasso.datasets import make_random_graph_precision
 from hyperlasso.inner.graphical import empirical_covariance, solve_graphical
 
 RESULTS = pathlib.Path(__file__).parent / "results"
@@ -46,18 +47,14 @@ def chain_precision(p: int, rng) -> np.ndarray:
     return 2 * np.eye(p) + 0.6 * (np.eye(p, k=1) + np.eye(p, k=-1))
 
 
-def random_graph_precision(p: int, rng, degree: float = 3.0, weights=(0.2, 0.5)):
-    """Random graph with ``degree`` edges per node on average, weights +-U(weights),
-    diagonal shifted to a smallest eigenvalue of about 0.3."""
-    upper = np.triu(rng.random((p, p)) < degree / p, 1)
-    off = np.where(upper, rng.uniform(*weights, (p, p)) * rng.choice([-1, 1], (p, p)), 0)
-    precision = off + off.T
-    return precision + np.eye(p) * (np.abs(np.linalg.eigvalsh(precision)).max() + 0.3)
+def random_graph_precision(p: int, rng) -> np.ndarray:
+    """Random graph, about 3 edges per node, weights +-U(0.2, 0.5)."""
+    return make_random_graph_precision(p, 3.0, (0.2, 0.5), 0.3, random_state=rng)
 
 
 def benchmark_precision(p: int, rng) -> np.ndarray:
     """The generator of bench_graphical.py (about 2 edges per node)."""
-    return random_graph_precision(p, rng, degree=2.0, weights=(0.3, 0.6)) + 0.2 * np.eye(p)
+    return make_random_graph_precision(p, random_state=rng)
 
 
 def sklearn_precision(p: int, rng) -> np.ndarray:

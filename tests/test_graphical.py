@@ -9,6 +9,7 @@ import pytest
 from sklearn.covariance import graphical_lasso
 
 import hyperlasso as hl
+from hyperlasso.datasets import make_random_graph_precision
 from hyperlasso.hypergradients.graphical import forward_directional
 
 #: Central differences (step 1e-4 in log alpha) of values computed at an
@@ -23,15 +24,6 @@ def _samples(p=20, n=60, seed=0):
     covariance = np.linalg.inv(precision)
     return (rng.multivariate_normal(np.zeros(p), covariance, size=n),
             rng.multivariate_normal(np.zeros(p), covariance, size=n))
-
-
-def _random_graph_precision(p, rng, degree, weights, shift):
-    """Random graph with ``degree`` edges per node on average, weights +-U(weights),
-    smallest eigenvalue about ``shift`` (benchmarks/bench_graphical.py's generator)."""
-    upper = np.triu(rng.random((p, p)) < degree / p, 1)
-    off = np.where(upper, rng.uniform(*weights, (p, p)) * rng.choice([-1, 1], (p, p)), 0)
-    precision = off + off.T
-    return precision + np.eye(p) * (np.abs(np.linalg.eigvalsh(precision)).max() + shift)
 
 
 def _value(model, criterion, alpha, X):
@@ -230,7 +222,7 @@ def test_scalar_ho_at_p_100_is_within_half_a_percent_of_the_grid_test_nll():
 
     rng = np.random.default_rng(7)
     p = 100
-    precision = _random_graph_precision(p, rng, 2.0, (0.3, 0.6), 0.5)
+    precision = make_random_graph_precision(p, random_state=rng)
     samples = rng.multivariate_normal(np.zeros(p), np.linalg.inv(precision), size=2200)
     X, X_test = samples[:200], samples[200:]
     test = hl.HeldOutGaussianNLL(X_test)
@@ -413,7 +405,7 @@ def test_warm_start_far_from_the_solution_falls_back_to_a_cold_start():
     from hyperlasso.inner.graphical import _sweeps, empirical_covariance, solve_graphical
 
     rng = np.random.default_rng(14)
-    precision = _random_graph_precision(10, rng, 3.0, (0.2, 0.5), 0.3)
+    precision = make_random_graph_precision(10, 3.0, (0.2, 0.5), 0.3, rng)
     X = rng.multivariate_normal(np.zeros(10), np.linalg.inv(precision), size=80)
     S, mask = empirical_covariance(X), 1 - np.eye(10)
     amax = hl.GraphicalLasso().alpha_max(S)
@@ -426,3 +418,26 @@ def test_warm_start_far_from_the_solution_falls_back_to_a_cold_start():
     assert solution.converged
     np.testing.assert_allclose(solution.precision, cold.precision, rtol=1e-7,
                                atol=1e-9 * np.abs(cold.precision).max())
+
+
+def test_random_graph_precision_generator():
+    """Symmetric, smallest eigenvalue at least the shift (the largest |eigenvalue|
+    of the off-diagonal part is added), about ``degree`` edges per node, weights
+    in range, reproducible; a Generator is advanced in place; bad input refused."""
+    precision = make_random_graph_precision(200, degree=2.0, weights=(0.3, 0.6),
+                                            shift=0.5, random_state=3)
+    np.testing.assert_array_equal(precision, precision.T)
+    assert np.linalg.eigvalsh(precision)[0] >= 0.5 - 1e-10
+    off = precision[np.triu_indices(200, 1)]
+    edges = off[off != 0]
+    assert 150 <= edges.size <= 250  # 2 * 200 / 2 = 200 expected
+    assert np.all((np.abs(edges) >= 0.3) & (np.abs(edges) <= 0.6))
+    again = make_random_graph_precision(200, random_state=3)
+    np.testing.assert_array_equal(precision, again)
+    rng = np.random.default_rng(0)
+    first = make_random_graph_precision(10, random_state=rng)
+    assert not np.array_equal(first, make_random_graph_precision(10, random_state=rng))
+    with pytest.raises(ValueError, match="shift must be a positive"):
+        make_random_graph_precision(10, shift=0.0)
+    with pytest.raises(ValueError, match="weights must be"):
+        make_random_graph_precision(10, weights=(0.6, 0.3))

@@ -1,4 +1,4 @@
-"""Reproducible synthetic regression problems for tests, examples and benchmarks.
+"""Reproducible synthetic problems for tests, examples and benchmarks.
 
 Both generators draw the true coefficients first, so that the same ``random_state``
 always gives the same coefficients, and accept ``coef=`` to reuse the coefficients
@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-__all__ = ["make_correlated_regression", "make_sparse_tfidf_regression"]
+__all__ = ["make_correlated_regression", "make_random_graph_precision",
+           "make_sparse_tfidf_regression"]
 
 
 def _check_sizes(n_samples: int, n_features: int, n_nonzero: int, snr: float) -> None:
@@ -232,3 +233,46 @@ def make_sparse_tfidf_regression(
     X = _tfidf(_count_matrix(rng, n_samples, n_features, density))
     y = _noisy_target(rng, np.asarray(X @ coef_true).ravel(), snr)
     return X, y, coef_true
+
+
+def make_random_graph_precision(
+    n_features: int,
+    degree: float = 2.0,
+    weights: tuple[float, float] = (0.3, 0.6),
+    shift: float = 0.5,
+    random_state: int | np.random.Generator | None = 0,
+) -> np.ndarray:
+    """Sparse precision matrix of a random graph (for the graphical lasso).
+
+    Each pair of variables is an edge with probability ``degree / n_features``,
+    with a weight of random sign and magnitude uniform in ``weights``; the diagonal
+    is then shifted so that the smallest eigenvalue is at least ``shift``.
+
+    Parameters
+    ----------
+    n_features : int
+    degree : float, default=2.0
+        Mean number of edges per variable.
+    weights : (float, float), default=(0.3, 0.6)
+    shift : float, default=0.5
+    random_state : int, Generator or None, default=0
+        A Generator is used (and advanced) as is, so that samples can be drawn
+        from the same stream afterwards.
+
+    Returns
+    -------
+    ndarray of shape (n_features, n_features)
+        Symmetric positive definite.
+    """
+    if n_features < 1:
+        raise ValueError(f"n_features must be >= 1, got {n_features}.")
+    if not (0 <= weights[0] <= weights[1] and np.isfinite(weights[1])):
+        raise ValueError(f"weights must be 0 <= low <= high < inf, got {weights}.")
+    if not (np.isfinite(shift) and shift > 0):
+        raise ValueError(f"shift must be a positive finite number, got {shift!r}.")
+    rng = np.random.default_rng(random_state)
+    p = n_features
+    upper = np.triu(rng.random((p, p)) < degree / p, 1)
+    off = np.where(upper, rng.uniform(*weights, (p, p)) * rng.choice([-1, 1], (p, p)), 0.0)
+    precision = off + off.T
+    return precision + np.eye(p) * (np.abs(np.linalg.eigvalsh(precision)).max() + shift)

@@ -37,7 +37,6 @@ class HeldOutGaussianNLL:
     def __init__(self, X_val, ddof: int = 1):
         if ddof not in (0, 1):
             raise ValueError(f"ddof must be 0 or 1, got {ddof!r}.")
-        self.ddof = ddof
         self.covariance = empirical_covariance(X_val, "X_val", ddof)
 
     @property

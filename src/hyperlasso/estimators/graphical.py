@@ -221,7 +221,9 @@ class GraphicalLassoCV(BaseEstimator):
     def _set_fitted(self, model, space, result, X, history, n_fit: float) -> None:
         self.cv_alpha_ = space.alpha(result.theta)
         self.n_fit_ = n_fit
-        self.alpha_ = self.cv_alpha_ * self._size_scale(n_fit, X.shape[0])
+        # The penalty rate sqrt(log(p) / n), carried from n_fit samples to all of X.
+        scale = np.sqrt(n_fit / X.shape[0]) if self.refit_alpha == "rescaled" else 1.0
+        self.alpha_ = self.cv_alpha_ * scale
         S = empirical_covariance(X)
         solution = solve_graphical(S, model.penalty_matrix(np.asarray(self.alpha_),
                                                            S.shape[0]), tol=self.tol)
@@ -230,10 +232,6 @@ class GraphicalLassoCV(BaseEstimator):
         self.best_score_ = result.value
         self.n_iter_ = result.n_iter
         self.history_ = history
-
-    def _size_scale(self, n_from: float, n_to: float) -> float:
-        """Factor carrying a penalty tuned on n_from training samples to n_to."""
-        return float(np.sqrt(n_from / n_to)) if self.refit_alpha == "rescaled" else 1.0
 
     def score(self, X, y=None) -> float:
         """Mean log-likelihood per sample, up to constants: minus half the NLL with

@@ -152,8 +152,7 @@ class SupportSystem:
 
     def _matrix(self, u) -> np.ndarray:
         W = np.zeros_like(self.Sigma)
-        W[self.rows, self.cols] = u * self.scale
-        W[self.cols, self.rows] = u * self.scale
+        W[self.rows, self.cols] = W[self.cols, self.rows] = u * self.scale
         return W
 
 
@@ -172,25 +171,22 @@ def _conjugate_gradient(Sigma, mask, rhs) -> np.ndarray:
 
 
 def implicit_gradient(solution: GraphicalSolution, grad_theta: np.ndarray,
-                      system: SupportSystem | None = None) -> np.ndarray:
-    """dC/dLam (p, p) from dC/dTheta by one adjoint solve on the support (with the
-    factorization of ``system`` when given: same support, nearby Sigma)."""
+                      system: SupportSystem) -> np.ndarray:
+    """dC/dLam (p, p) from dC/dTheta by one adjoint solve on the support, with the
+    factorization of ``system`` (same support, Sigma equal or nearby)."""
     with single_threaded_blas():
-        if system is None:
-            system = SupportSystem(solution.covariance, solution.support)
         W = system.solve(grad_theta, solution.covariance)
     return -W * np.sign(solution.precision)
 
 
 def polish(S, Lam, solution: GraphicalSolution,
-           system: SupportSystem | None = None) -> GraphicalSolution:
-    """One Newton step on the support (the error becomes quadratic); refused, and the
-    solution returned unchanged, if it loses definiteness, a sign or optimality."""
+           system: SupportSystem) -> GraphicalSolution:
+    """One Newton step on the support (the error becomes quadratic), solved with
+    ``system`` (factorized at the solution); refused, and the solution returned
+    unchanged, if it loses definiteness, a sign or optimality."""
     mask, Theta = solution.support, solution.precision
     residual = S - solution.covariance + Lam * np.sign(Theta)
     with single_threaded_blas():
-        if system is None:
-            system = SupportSystem(solution.covariance, mask)
         step = system.solve(residual)
         candidate = Theta - step
         try:

@@ -179,10 +179,11 @@ def solve_graphical(S: np.ndarray, Lam: np.ndarray, tol: float = 1e-8,
         if why and warm_start is not None:
             # A warm start far from the solution (an outer step to a much smaller
             # penalty) can lose definiteness where a cold start does not.
-            cold = _sweeps(S, Lam, tol, max_iter, None)
-            n_sweeps += cold[2]
-            if cold[1] <= kkt:
-                last, kkt, _, why = cold
+            cold_last, cold_kkt, cold_sweeps, cold_why = _sweeps(S, Lam, tol, max_iter,
+                                                                  None)
+            n_sweeps += cold_sweeps
+            if cold_kkt <= kkt:
+                last, kkt, why = cold_last, cold_kkt, cold_why
         converged = kkt <= tol
         if not converged:
             warn_not_converged(f"Graphical lasso stopped before its tolerance{why}: "
