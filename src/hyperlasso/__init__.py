@@ -20,6 +20,14 @@ from hyperlasso.hypergradients import (
     hypergradient,
 )
 from hyperlasso.inner.api import alpha_max, fit
+from hyperlasso.inner.block import BlockSolution
+from hyperlasso.inner.block_models import (
+    GroupLasso,
+    MultiTaskElasticNet,
+    MultiTaskLasso,
+    WeightedGroupLasso,
+    WeightedMultiTaskLasso,
+)
 from hyperlasso.inner.convergence import inner_convergence_warning_class
 from hyperlasso.inner.graphical import GraphicalLasso
 from hyperlasso.inner.models import (
@@ -38,7 +46,8 @@ __all__ = [
     "AllZeroWarning", "ElasticNet", "HeldOutLogistic", "HeldOutMSE",
     "HypergradientResult", "InnerConvergenceWarning", "InnerSolution", "Lasso",
     "SparseLogisticRegression", "WarmStart", "WeightedLasso", "alpha_max", "fit",
-    "hypergradient",
+    "hypergradient", "BlockSolution", "GroupLasso", "MultiTaskElasticNet",
+    "MultiTaskLasso", "WeightedGroupLasso", "WeightedMultiTaskLasso",
 ]
 
 

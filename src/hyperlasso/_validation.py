@@ -77,3 +77,23 @@ def check_vector(y, n_samples: int, name: str = "y") -> np.ndarray:
     if not _all_finite(y):
         raise ValueError(f"{name} contains NaN or inf.")
     return y
+
+
+def check_target_matrix(Y, n_samples: int, name: str = "Y") -> np.ndarray:
+    """Return Y as a finite C-ordered float64 array of shape (n_samples, n_tasks)."""
+    Y = np.asarray(Y)
+    if Y.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_tasks), got shape {Y.shape}.")
+    if Y.shape[0] != n_samples:
+        raise ValueError(
+            f"{name} has {Y.shape[0]} samples but X has {n_samples}: shapes mismatch."
+        )
+    if Y.shape[1] < 1:
+        raise ValueError(f"{name} must have at least one task (column).")
+    try:
+        Y = np.ascontiguousarray(Y, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric: {exc}") from None
+    if not _all_finite(Y):
+        raise ValueError(f"{name} contains NaN or inf.")
+    return Y

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hyperlasso._validation import check_matrix, check_vector
+from hyperlasso._validation import check_matrix, check_target_matrix, check_vector
 from hyperlasso.inner.models import binary_labels
 from hyperlasso.inner.problem import Design
 
@@ -26,8 +26,11 @@ class HeldOutCriterion:
 
     def __init__(self, X_val, y_val):
         self.X_val = check_matrix(X_val, "X_val")
-        self.y_val = self._check_target(y_val)
-        self.y_val = check_vector(self.y_val, self.X_val.shape[0], "y_val")
+        y_val = self._check_target(y_val)
+        if np.ndim(y_val) == 2 and np.shape(y_val)[1] > 1:  # multi-output Y_val
+            self.y_val = check_target_matrix(y_val, self.X_val.shape[0], "y_val")
+        else:
+            self.y_val = check_vector(y_val, self.X_val.shape[0], "y_val")
 
     def _check_target(self, y_val):
         return y_val
@@ -37,12 +40,18 @@ class HeldOutCriterion:
         """Number of features the criterion expects."""
         return self.X_val.shape[1]
 
-    def predict(self, coef: np.ndarray, intercept: float) -> np.ndarray:
-        """Linear predictor X_val @ coef + intercept, shape (n_val,)."""
-        if coef.shape != (self.n_features,):
-            raise ValueError(
-                f"coef has shape {coef.shape} but X_val has {self.n_features} features."
-            )
+    @property
+    def coef_shape(self) -> tuple:
+        """(n_features,), or (n_features, n_tasks) for a multi-output y_val."""
+        return (self.n_features,) + self.y_val.shape[1:]
+
+    def predict(self, coef: np.ndarray, intercept) -> np.ndarray:
+        """Linear predictor X_val @ coef + intercept, shape of y_val."""
+        if coef.shape != self.coef_shape:
+            raise ValueError(f"coef has shape {coef.shape} but the criterion expects "
+                             f"{self.coef_shape} (X_val's features, y_val's tasks).")
+        if coef.ndim == 2:
+            return Design(self.X_val).matmat(coef) + intercept
         return Design(self.X_val).matvec(coef) + intercept
 
     def value_and_grad(self, coef: np.ndarray, intercept: float = 0.0):
@@ -61,8 +70,18 @@ class HeldOutCriterion:
         """
         z = self.predict(coef, intercept)
         value, dz = self._loss_and_derivative(z)
-        grad = np.asarray(self.X_val.T @ dz).ravel()
-        return float(value), grad, float(np.sum(dz))
+        return float(value), self._back(dz, slice(None)), self._intercept_grad(dz)
+
+    def _back(self, dz, support) -> np.ndarray:
+        """X_val[:, support]^T dz in the shape of coef (zero off ``support``)."""
+        grad = np.zeros(self.coef_shape)
+        product = np.asarray(self.X_val[:, support].T @ dz)
+        grad[support] = product if dz.ndim == 2 else product.ravel()
+        return grad
+
+    @staticmethod
+    def _intercept_grad(dz):
+        return dz.sum(axis=0) if dz.ndim == 2 else float(np.sum(dz))
 
     def value_and_grad_on(self, coef: np.ndarray, intercept: float,
                           support: np.ndarray):
@@ -82,15 +101,13 @@ class HeldOutCriterion:
         grad_intercept : float
         """
         support = np.asarray(support, dtype=np.intp)
-        X_S = self.X_val[:, support]
         if np.count_nonzero(coef) > np.count_nonzero(coef[support]):  # w off support
             z = self.predict(coef, intercept)
         else:
-            z = np.asarray(X_S @ coef[support]).ravel() + intercept
+            z = np.asarray(self.X_val[:, support] @ coef[support]) + intercept
+            z = z if coef.ndim == 2 else z.ravel()
         value, dz = self._loss_and_derivative(z)
-        grad = np.zeros(self.n_features)
-        grad[support] = np.asarray(X_S.T @ dz).ravel()
-        return float(value), grad, float(np.sum(dz))
+        return float(value), self._back(dz, support), self._intercept_grad(dz)
 
     def value(self, coef: np.ndarray, intercept: float = 0.0) -> float:
         """Return the criterion only."""
@@ -101,12 +118,17 @@ class HeldOutCriterion:
 
 
 class HeldOutMSE(HeldOutCriterion):
-    """Mean squared error on validation data: ||y_val - X_val w - b||^2 / n_val."""
+    """Mean squared error on validation data: ||y_val - X_val w - b||^2 / n_val.
+
+    A 2-D ``y_val`` of shape (n_val, n_tasks) (multi-task models) takes coef of
+    shape (n_features, n_tasks) and intercept (n_tasks,), and the mean is over
+    all n_val n_tasks entries (scikit-learn's ``MultiTaskLassoCV`` convention).
+    """
 
     def _loss_and_derivative(self, z):
         residual = z - self.y_val
-        n_val = residual.shape[0]
-        return np.dot(residual, residual) / n_val, 2.0 * residual / n_val
+        size = residual.size
+        return np.vdot(residual, residual) / size, 2.0 * residual / size
 
 
 class HeldOutLogistic(HeldOutCriterion):

@@ -19,7 +19,6 @@ from hyperlasso.criteria.heldout import HeldOutCriterion
 from hyperlasso.hypergradients import Settings, WarmStart, hypergradient_on
 from hyperlasso.inner.models import Model
 from hyperlasso.inner.problem import Design
-from hyperlasso.inner.solver import solve
 from hyperlasso.inner.threads import single_threaded_blas
 
 
@@ -129,7 +128,7 @@ class FoldObjective:
         fold = self.folds[k]
         alpha = self.model.check_alpha(alpha, fold.design.shape[1])
         warm = self._warm[k]
-        solution = solve(
+        solution = self.model.solve(
             self.model.problem(alpha, fold.design, fold.y),
             tol=self.settings.resolved().tol, stop=self.settings.stop,
             max_iter=self.settings.max_iter,

@@ -9,6 +9,12 @@ import numpy as np
 
 from hyperlasso._validation import check_matrix, check_vector
 from hyperlasso.hypergradients import iterative, methods, smooth
+from hyperlasso.hypergradients.block_api import (
+    block_context,
+    is_block_model,
+    make_block_model,
+    run_block_method,
+)
 from hyperlasso.hypergradients.graphical import graphical_hypergradient
 from hyperlasso.hypergradients.methods import Context, JacobianState
 from hyperlasso.hypergradients.restricted import choose_linear_solver
@@ -107,7 +113,12 @@ def hypergradient(
         samples in rows, y is None, the criterion takes a precision matrix, e.g.
         :class:`hyperlasso.HeldOutGaussianNLL`, and a ``GraphicalHypergradient`` is
         returned; pass it back as ``warm_start``); ``"ridge"`` or ``"l2_logreg"``
-        (smooth, no intercept: see :mod:`hyperlasso.hypergradients.smooth`).
+        (smooth, no intercept: see :mod:`hyperlasso.hypergradients.smooth`);
+        ``"multitask_lasso"``, ``"weighted_multitask_lasso"``,
+        ``"multitask_elastic_net"`` (Y of shape (n_samples, n_tasks)) or a
+        :class:`hyperlasso.GroupLasso` / :class:`hyperlasso.WeightedGroupLasso`
+        instance (its ``groups``): the criterion then takes coef of shape
+        (n_features, n_tasks) and intercept (n_tasks,) (1-D for the group Lasso).
     criterion : object
         Has ``value_and_grad(coef, intercept) -> (value, grad_coef, grad_intercept)``,
         e.g. :class:`hyperlasso.HeldOutMSE`.
@@ -155,9 +166,13 @@ def hypergradient(
     if preconditioner is not None:
         raise ValueError("preconditioner= applies to the smooth models ('ridge', "
                          "'l2_logreg') only.")
-    model = make_model(model)
     X = check_matrix(X, "X")
-    y = check_vector(model.check_target(y), X.shape[0], "y")
+    if is_block_model(model):
+        model = make_block_model(model)
+        y = model.check_target(y, X.shape[0])
+    else:
+        model = make_model(model)
+        y = check_vector(model.check_target(y), X.shape[0], "y")
     settings = Settings(method, tol, stop, linear_solver, max_iter)
     given = None if coef is None else (coef, intercept)
     design = Design.of(X, model.fit_intercept)
@@ -229,8 +244,13 @@ def hypergradient_on(
     HypergradientResult
     """
     settings = settings.resolved()
-    alpha = model.check_alpha(alpha, design.shape[1])
     _check_criterion(criterion, design.shape[1])
+    if is_block_model(model):
+        ctx = block_context(model, criterion, alpha, design, y, settings, warm_start,
+                            given)
+        return _result(ctx, run_block_method(ctx, settings.method), settings.method,
+                       warn_all_zero)
+    alpha = model.check_alpha(alpha, design.shape[1])
     start = None if warm_start is None else (warm_start.coef, warm_start.intercept)
     ctx = Context(model, model.problem(alpha, design, y), alpha, criterion, settings.tol,
                   settings.stop, settings.max_iter, settings.linear_solver, start,

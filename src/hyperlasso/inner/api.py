@@ -5,14 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from hyperlasso._validation import check_matrix, check_vector
+from hyperlasso.inner.block_models import BLOCK_MODELS, names_block_model
 from hyperlasso.inner.models import Model, make_model
 from hyperlasso.inner.problem import Design
-from hyperlasso.inner.solver import InnerSolution, solve
+from hyperlasso.inner.solver import InnerSolution
 
 
 def _validated(model, X, y):
-    model = make_model(model)
     X = check_matrix(X, "X")
+    if names_block_model(model):
+        model = BLOCK_MODELS[model]() if isinstance(model, str) else model
+        return model, Design.of(X, model.fit_intercept), model.check_target(y, X.shape[0])
+    model = make_model(model)
     return (model, Design.of(X, model.fit_intercept),
             check_vector(model.check_target(y), X.shape[0], "y"))
 
@@ -48,13 +52,15 @@ def fit(
 
     Returns
     -------
-    InnerSolution
-        coef (n_features,), intercept, support, achieved gap and violation.
+    InnerSolution or BlockSolution
+        coef (n_features,), intercept, support, achieved gap and violation; for
+        block models (multi-task, group) coef (n_features, n_tasks), intercept
+        (n_tasks,) and the active groups.
     """
     model, design, y = _validated(model, X, y)
     alpha = model.check_alpha(alpha, design.shape[1])
-    return solve(model.problem(alpha, design, y), tol=tol, stop=stop,
-                 max_iter=max_iter, warm_start=warm_start)
+    return model.solve(model.problem(alpha, design, y), tol=tol, stop=stop,
+                       max_iter=max_iter, warm_start=warm_start)
 
 
 def alpha_max(model: str | Model, X, y):

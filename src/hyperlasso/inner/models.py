@@ -20,9 +20,11 @@ import numpy as np
 
 from hyperlasso.inner import datafits
 from hyperlasso.inner.problem import Design, InnerProblem
+from hyperlasso.inner.solver import solve
 
 
-def _positive_finite(alpha: np.ndarray, name: str = "alpha") -> None:
+def check_positive_alpha(alpha: np.ndarray, name: str = "alpha") -> None:
+    """Raise a ValueError naming ``name`` unless every entry is positive and finite."""
     if not np.all(np.isfinite(alpha)):
         raise ValueError(f"{name} must be finite, got {alpha}.")
     if np.any(alpha <= 0):
@@ -42,6 +44,7 @@ class Model:
     fit_intercept: bool = True
     datafit = datafits.QUADRATIC
     name = "model"
+    kind = "separable"
 
     def check_alpha(self, alpha, n_features: int) -> np.ndarray:
         """Validate alpha; return it as a float64 array of the model's shape."""
@@ -82,6 +85,10 @@ class Model:
         lam, l2 = self.penalty(alpha, design.shape[1])
         return InnerProblem(design, y, self.datafit, lam, l2, self.fit_intercept)
 
+    def solve(self, problem: InnerProblem, **options):
+        """Solve the model's problem (options of :func:`hyperlasso.inner.solver.solve`)."""
+        return solve(problem, **options)
+
     def alpha_max(self, design: Design, y: np.ndarray):
         """Smallest alpha with an all-zero solution (per feature for weighted models).
 
@@ -105,7 +112,7 @@ class _ScalarL1:
                 f"alpha must be a single positive number for {self.name}, "
                 f"got shape {alpha.shape}."
             )
-        _positive_finite(alpha)
+        check_positive_alpha(alpha)
         return alpha.reshape(())
 
     def penalty(self, alpha, n_features):
@@ -157,7 +164,7 @@ class WeightedLasso(Model):
                 f"alpha must have shape (n_features,) = ({n_features},) for the "
                 f"weighted Lasso, got shape {alpha.shape}."
             )
-        _positive_finite(alpha)
+        check_positive_alpha(alpha)
         return alpha
 
     def penalty(self, alpha, n_features):
@@ -198,7 +205,7 @@ class ElasticNet(Model):
                 "alpha must be a pair (l1 weight, l2 weight) for the ElasticNet, "
                 f"got shape {alpha.shape}."
             )
-        _positive_finite(alpha)
+        check_positive_alpha(alpha)
         return alpha
 
     def penalty(self, alpha, n_features):

@@ -101,6 +101,17 @@ class Design:
         """Return X^T @ v, shape (n_features,)."""
         return np.asarray(self.matrix.T @ v).ravel()
 
+    def matmat(self, W: np.ndarray) -> np.ndarray:
+        """Return X @ W, shape (n_samples, T), reading only the rows of W != 0."""
+        rows = np.flatnonzero(np.any(W != 0, axis=1))
+        if rows.size > 0.5 * W.shape[0]:
+            return np.asarray(self.matrix @ W)
+        return np.asarray(self.matrix[:, rows] @ W[rows])
+
+    def rmatmat(self, V: np.ndarray) -> np.ndarray:
+        """Return X^T @ V, shape (n_features, T)."""
+        return np.asarray(self.matrix.T @ V)
+
     def columns(self, support: np.ndarray):
         """Return X[:, support] (dense or CSC), shape (n_samples, len(support))."""
         return self.matrix[:, support]

@@ -1,0 +1,77 @@
+"""Hypergradients of the block models: the block twin of ``hypergradient_on``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from hyperlasso.hypergradients.block_iterative import (
+    block_backward,
+    block_forward,
+    block_implicit_forward,
+)
+from hyperlasso.hypergradients.block_methods import block_implicit, block_polish
+from hyperlasso.hypergradients.methods import Context
+from hyperlasso.inner.block_models import BLOCK_MODELS, BlockModel, names_block_model
+from hyperlasso.inner.problem import Design
+from hyperlasso.inner.threads import single_threaded_blas
+
+BLOCK_METHODS = {
+    "forward": block_forward,
+    "backward": block_backward,
+    "implicit": block_implicit,
+    "implicit_forward": block_implicit_forward,
+    "polish": block_polish,
+}
+
+
+def make_block_model(model) -> BlockModel:
+    """Resolve a block model name (``BLOCK_MODELS``) or instance."""
+    if isinstance(model, str):
+        return BLOCK_MODELS[model]()
+    return model
+
+
+def is_block_model(model) -> bool:
+    """Whether ``model`` names or is a block model (multi-task, group)."""
+    return names_block_model(model)
+
+
+def block_context(model: BlockModel, criterion, alpha, design: Design, Y: np.ndarray,
+                  settings, warm_start=None, given=None) -> Context:
+    """The Context of a block hypergradient (settings already resolved)."""
+    groups = model.groups_for(design.shape[1])
+    alpha = model.check_alpha(alpha, groups)
+    problem = model.problem(alpha, design, Y)
+    start = None if warm_start is None else (warm_start.coef, warm_start.intercept)
+    ctx = Context(model, problem, alpha, criterion, settings.tol, settings.stop,
+                  settings.max_iter, settings.linear_solver, start,
+                  None if warm_start is None else warm_start.jacobian)
+    if given is not None:
+        ctx = _at_given_point(ctx, settings.method, *given)
+    return ctx
+
+
+def run_block_method(ctx: Context, method: str):
+    """Run ``method`` on the block context, BLAS single-threaded."""
+    with single_threaded_blas():
+        return BLOCK_METHODS[method](ctx)
+
+
+def _at_given_point(ctx: Context, method: str, coef, intercept) -> Context:
+    if method in ("forward", "backward"):
+        raise ValueError(f"coef= cannot be used with method={method!r}, which runs its "
+                         "own iterations; use 'implicit', 'implicit_forward' or 'polish'.")
+    shape = ctx.problem.shape
+    coef = np.asarray(coef, dtype=np.float64)
+    if coef.size != shape[0] * shape[1] or coef.shape[0] != shape[0]:
+        raise ValueError(f"coef must have shape {shape if shape[1] > 1 else shape[:1]},"
+                         f" got {coef.shape}.")
+    intercept = np.broadcast_to(np.asarray(intercept, dtype=np.float64),
+                                (shape[1],)).copy()
+    if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
+        raise ValueError("coef and intercept must be finite.")
+    if not ctx.problem.fit_intercept:
+        intercept[:] = 0.0
+    return replace(ctx, given=(coef.reshape(shape).copy(), intercept))

@@ -1,0 +1,237 @@
+"""Numba kernels of block coordinate descent for the quadratic block problem
+
+    ||XW + 1 b^T - Y||_F^2 / (2n) + sum_g lam_g ||W_g||_F + l2 / 2 ||W||_F^2,
+
+W of shape (p, T), W_g its rows in group g. Written once for dense and sparse X
+(``_design.column``). The kernels carry the residual R = XW + 1 b^T - Y of shape
+(n, T), C order, so that a group's gradient is X_g^T R / n.
+
+Arguments are packed: ``groups = (indices, indptr, lipschitz)`` (see
+``groups.Groups``; lipschitz of shape (n_groups,)), ``penalty = (lam, l2)`` and
+``state = (W, R, b)``, all updated in place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from hyperlasso.inner._cd import anderson_extrapolate
+from hyperlasso.inner._design import column
+
+
+@njit(cache=True, nogil=True, inline="always")
+def block_scale(norm, threshold, shrink):
+    """Factor of the block prox: BST(U, t) / (1 + s) = scale * U."""
+    if norm <= threshold:
+        return 0.0
+    return (1.0 - threshold / norm) / shrink
+
+
+@njit(cache=True, nogil=True)
+def group_gradient(X, R, indices, start, size, all_rows, out):
+    """out[k, t] = X_j^T R[:, t] / n for the k-th feature j of the group."""
+    n, T = R.shape
+    for k in range(size):
+        rows, vals = column(X, indices[start + k], all_rows)
+        for t in range(T):
+            out[k, t] = 0.0
+        for m in range(rows.shape[0]):
+            i, v = rows[m], vals[m]
+            for t in range(T):
+                out[k, t] += v * R[i, t]
+        for t in range(T):
+            out[k, t] /= n
+
+
+@njit(cache=True, nogil=True)
+def _move_group(X, state, indices, start, size, new, all_rows):
+    """Set W_g to ``new`` (size, T) and update R accordingly."""
+    W, R, _ = state
+    T = R.shape[1]
+    delta = np.empty(T)
+    for k in range(size):
+        j = indices[start + k]
+        moved = False
+        for t in range(T):
+            delta[t] = new[k, t] - W[j, t]
+            moved = moved or delta[t] != 0.0
+            W[j, t] = new[k, t]
+        if moved:
+            rows, vals = column(X, j, all_rows)
+            for m in range(rows.shape[0]):
+                i, v = rows[m], vals[m]
+                for t in range(T):
+                    R[i, t] += v * delta[t]
+
+
+@njit(cache=True, nogil=True)
+def update_group(X, groups, penalty, state, g, all_rows, buf):
+    """One block proximal-gradient step on group g with step 1 / L_g."""
+    indices, indptr, lipschitz = groups
+    lam, l2 = penalty
+    W = state[0]
+    if lipschitz[g] == 0.0:
+        return
+    start, size = indptr[g], indptr[g + 1] - indptr[g]
+    T = W.shape[1]
+    grad = buf[:size]
+    group_gradient(X, state[1], indices, start, size, all_rows, grad)
+    step = 1.0 / lipschitz[g]
+    norm_sq = 0.0
+    for k in range(size):
+        j = indices[start + k]
+        for t in range(T):
+            grad[k, t] = W[j, t] - step * grad[k, t]
+            norm_sq += grad[k, t] ** 2
+    scale = block_scale(np.sqrt(norm_sq), step * lam[g], 1.0 + step * l2)
+    grad *= scale
+    _move_group(X, state, indices, start, size, grad, all_rows)
+
+
+@njit(cache=True, nogil=True)
+def center_intercept(state):
+    """Exact intercept update of the quadratic datafit: mean residual to zero."""
+    _, R, b = state
+    n, T = R.shape
+    for t in range(T):
+        shift = 0.0
+        for i in range(n):
+            shift += R[i, t]
+        shift /= n
+        for i in range(n):
+            R[i, t] -= shift
+        b[t] -= shift
+
+
+@njit(cache=True, nogil=True)
+def bcd_epoch(X, groups, penalty, state, ws, fit_intercept, all_rows, buf):
+    """One cyclic pass over the groups ``ws`` (then the intercept)."""
+    for q in range(ws.shape[0]):
+        update_group(X, groups, penalty, state, ws[q], all_rows, buf)
+    if fit_intercept:
+        center_intercept(state)
+
+
+@njit(cache=True, nogil=True)
+def group_violation(X, groups, penalty, state, g, all_rows, buf):
+    """Distance of -grad_g to the subdifferential of the penalty at W_g."""
+    indices, indptr, _ = groups
+    lam, l2 = penalty
+    W = state[0]
+    start, size = indptr[g], indptr[g + 1] - indptr[g]
+    grad = buf[:size]
+    group_gradient(X, state[1], indices, start, size, all_rows, grad)
+    w_sq = 0.0
+    for k in range(size):
+        for t in range(W.shape[1]):
+            w = W[indices[start + k], t]
+            grad[k, t] += l2 * w
+            w_sq += w * w
+    if w_sq == 0.0:
+        return max(np.sqrt(np.sum(grad ** 2)) - lam[g], 0.0)
+    scale = lam[g] / np.sqrt(w_sq)
+    total = 0.0
+    for k in range(size):
+        for t in range(W.shape[1]):
+            total += (grad[k, t] + scale * W[indices[start + k], t]) ** 2
+    return np.sqrt(total)
+
+
+@njit(cache=True, nogil=True)
+def subproblem_violation(X, groups, penalty, state, ws, fit_intercept, all_rows, buf):
+    """Largest violation over the groups ``ws`` (and the intercept)."""
+    worst = 0.0
+    for q in range(ws.shape[0]):
+        worst = max(worst, group_violation(X, groups, penalty, state, ws[q], all_rows,
+                                           buf))
+    if fit_intercept:
+        R = state[1]
+        for t in range(R.shape[1]):
+            worst = max(worst, abs(np.mean(R[:, t])))
+    return worst
+
+
+@njit(cache=True, nogil=True)
+def objective_on(groups, penalty, state, ws):
+    """||R||^2 / (2n) + the penalty of the groups ``ws``."""
+    indices, indptr, _ = groups
+    lam, l2 = penalty
+    W, R, _ = state
+    total = 0.5 * np.sum(R ** 2) / R.shape[0]
+    for q in range(ws.shape[0]):
+        g = ws[q]
+        w_sq = 0.0
+        for k in range(indptr[g], indptr[g + 1]):
+            for t in range(W.shape[1]):
+                w_sq += W[indices[k], t] ** 2
+        total += lam[g] * np.sqrt(w_sq) + 0.5 * l2 * w_sq
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _record(groups, state, ws, features, history, residuals, row):
+    """Row ``row`` of the histories: W on the working set, b, and R."""
+    W, R, b = state
+    T = W.shape[1]
+    for k in range(features.shape[0]):
+        for t in range(T):
+            history[row, k * T + t] = W[features[k], t]
+    m = features.shape[0] * T
+    for t in range(T):
+        history[row, m + t] = b[t]
+    residuals[row] = R.ravel()
+
+
+@njit(cache=True, nogil=True)
+def _try_anderson(groups, penalty, state, ws, features, history, residuals):
+    """Replace the state by its Anderson extrapolation if it lowers the objective."""
+    c = anderson_extrapolate(history)
+    if not np.all(np.isfinite(c)):
+        return
+    W, R, b = state
+    T = W.shape[1]
+    point = c @ history[1:]
+    W_try, b_try = W.copy(), point[features.shape[0] * T:].copy()
+    for k in range(features.shape[0]):
+        for t in range(T):
+            W_try[features[k], t] = point[k * T + t]
+    R_try = (c @ residuals[1:]).reshape(R.shape)
+    trial = (W_try, R_try, b_try)
+    if objective_on(groups, penalty, trial, ws) < objective_on(groups, penalty, state, ws):
+        W[:] = W_try
+        R[:] = R_try
+        b[:] = b_try
+
+
+@njit(cache=True, nogil=True)
+def solve_subproblem(X, groups, penalty, state, ws, fit_intercept, tol_in, max_epochs):
+    """Block CD with Anderson acceleration on the groups ``ws``; returns the epochs.
+
+    Stops when the violation on ``ws`` is below ``tol_in`` (checked every 10
+    epochs) or after ``max_epochs``.
+    """
+    indices, indptr, _ = groups
+    R = state[1]
+    all_rows = np.arange(R.shape[0])
+    sizes = indptr[ws + 1] - indptr[ws]
+    buf = np.empty((max(np.max(sizes), 1), R.shape[1]))
+    features = np.empty(np.sum(sizes), dtype=np.intp)
+    pos = 0
+    for q in range(ws.shape[0]):
+        for k in range(indptr[ws[q]], indptr[ws[q] + 1]):
+            features[pos] = indices[k]
+            pos += 1
+    n_anderson = 5
+    history = np.empty((n_anderson + 1, (features.shape[0] + 1) * R.shape[1]))
+    residuals = np.empty((n_anderson + 1, R.size))
+    for epoch in range(1, max_epochs + 1):
+        bcd_epoch(X, groups, penalty, state, ws, fit_intercept, all_rows, buf)
+        row = (epoch - 1) % (n_anderson + 1)
+        _record(groups, state, ws, features, history, residuals, row)
+        if row == n_anderson:
+            _try_anderson(groups, penalty, state, ws, features, history, residuals)
+        if epoch % 10 == 0 and subproblem_violation(
+                X, groups, penalty, state, ws, fit_intercept, all_rows, buf) <= tol_in:
+            return epoch
+    return max_epochs
