@@ -9,9 +9,13 @@ from hyperlasso.criteria.gaussian import HeldOutGaussianNLL
 from hyperlasso.estimators import (
     ElasticNetCV,
     GraphicalLassoCV,
+    GroupLassoCV,
     LassoCV,
+    MultiTaskLassoCV,
     SparseLogisticRegressionCV,
+    WeightedGroupLassoCV,
     WeightedLassoCV,
+    WeightedMultiTaskLassoCV,
 )
 from hyperlasso.hypergradients import (
     AllZeroWarning,
@@ -47,7 +51,8 @@ __all__ = [
     "HypergradientResult", "InnerConvergenceWarning", "InnerSolution", "Lasso",
     "SparseLogisticRegression", "WarmStart", "WeightedLasso", "alpha_max", "fit",
     "hypergradient", "BlockSolution", "GroupLasso", "MultiTaskElasticNet",
-    "MultiTaskLasso", "WeightedGroupLasso", "WeightedMultiTaskLasso",
+    "MultiTaskLasso", "WeightedGroupLasso", "WeightedMultiTaskLasso", "GroupLassoCV",
+    "MultiTaskLassoCV", "WeightedGroupLassoCV", "WeightedMultiTaskLassoCV",
 ]
 
 

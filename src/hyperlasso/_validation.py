@@ -59,7 +59,7 @@ def _all_finite(values: np.ndarray) -> bool:
     return bool(np.isfinite(np.sum(values)) or np.all(np.isfinite(values)))
 
 
-def check_vector(y, n_samples: int, name: str = "y") -> np.ndarray:
+def check_vector(y, n_samples: int, name: str = "y", matrix: str = "X") -> np.ndarray:
     """Return y as a finite 1-D float64 array of length ``n_samples``."""
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
@@ -68,7 +68,8 @@ def check_vector(y, n_samples: int, name: str = "y") -> np.ndarray:
         raise ValueError(f"{name} must be 1-D (n_samples,), got shape {y.shape}.")
     if y.shape[0] != n_samples:
         raise ValueError(
-            f"{name} has {y.shape[0]} samples but X has {n_samples}: shapes mismatch."
+            f"{name} has {y.shape[0]} samples but {matrix} has {n_samples}: shapes "
+            "mismatch."
         )
     try:
         y = y.astype(np.float64)
@@ -79,14 +80,16 @@ def check_vector(y, n_samples: int, name: str = "y") -> np.ndarray:
     return y
 
 
-def check_target_matrix(Y, n_samples: int, name: str = "Y") -> np.ndarray:
+def check_target_matrix(Y, n_samples: int, name: str = "Y",
+                        matrix: str = "X") -> np.ndarray:
     """Return Y as a finite C-ordered float64 array of shape (n_samples, n_tasks)."""
     Y = np.asarray(Y)
     if Y.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_tasks), got shape {Y.shape}.")
     if Y.shape[0] != n_samples:
         raise ValueError(
-            f"{name} has {Y.shape[0]} samples but X has {n_samples}: shapes mismatch."
+            f"{name} has {Y.shape[0]} samples but {matrix} has {n_samples}: shapes "
+            "mismatch."
         )
     if Y.shape[1] < 1:
         raise ValueError(f"{name} must have at least one task (column).")

@@ -224,12 +224,11 @@ def criterion_path(estimator, X, y, n_points: int = 25):
     value for the ElasticNet; the scalar Lasso for one penalty per feature)."""
     from hyperlasso.criteria import make_objective
     from hyperlasso.hypergradients import Settings
-    from hyperlasso.inner.models import ElasticNet, Lasso, WeightedLasso
     from hyperlasso.inner.problem import Design
 
     model = estimator._model()
-    if isinstance(model, WeightedLasso):
-        model = Lasso(fit_intercept=estimator.fit_intercept)
+    if model.layout == "per_unit":  # the path of the single-penalty stage
+        model = estimator._stage_model()
     y_model = model.check_target(y)
     X = X.astype(np.float64)
     objective = make_objective(estimator.criterion, model, X, y_model,
@@ -237,7 +236,7 @@ def criterion_path(estimator, X, y, n_points: int = 25):
                                sigma=getattr(estimator, "sigma", None))
     amax = float(np.max(model.alpha_max(Design.of(X, model.fit_intercept), y_model)))
     grid = np.geomspace(amax, amax * 1e-3, n_points)
-    if isinstance(model, ElasticNet):
+    if model.layout == "l1_l2":
         l2 = float(np.asarray(estimator.alpha_)[1])
         values = [objective.value(np.array([a, l2])).value for a in grid]
     else:

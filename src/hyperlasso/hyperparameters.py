@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from hyperlasso.criteria.objectives import Evaluation
-from hyperlasso.inner.models import ElasticNet, Model, WeightedLasso
 from hyperlasso.inner.problem import Design
 
 #: Lower bound of l1 weights, relative to alpha_max (scikit-learn's path stops at
@@ -80,21 +79,21 @@ def _positive(values, name: str) -> np.ndarray:
     return values
 
 
-def default_space(model: Model, design: Design, y: np.ndarray) -> Space:
+def default_space(model, design: Design, y: np.ndarray) -> Space:
     """Start and bounds for ``model`` on ``(design, y)`` (see the module docstring)."""
     amax = float(np.max(model.alpha_max(design, y)))
     if amax <= 0:
         raise ValueError("alpha_max is 0: y is constant (or X is zero) on the training "
                          "data, there is nothing to tune.")
     l1 = [np.log(START * amax), np.log(LOWER * amax), np.log(amax)]
-    if isinstance(model, ElasticNet):
+    if model.layout == "l1_l2":
         curvature = float(np.mean(design.col_sq_norms)) / design.shape[0]
         l2 = [np.log(L2_START * curvature), *np.log(np.array(L2_BOUNDS) * curvature)]
         return Space(np.array([l1[0], l2[0]]), np.array([l1[1:], l2[1:]]), (2,))
-    if isinstance(model, WeightedLasso):
-        p = design.shape[1]
-        bounds = np.tile([l1[1], np.log(10 * amax)], (p, 1))
-        return Space(np.full(p, l1[0]), bounds, (p,))
+    if model.layout == "per_unit":  # one penalty per feature or group
+        k = np.size(model.alpha_max(design, y))
+        bounds = np.tile([l1[1], np.log(10 * amax)], (k, 1))
+        return Space(np.full(k, l1[0]), bounds, (k,))
     return Space(np.array([l1[0]]), np.array([l1[1:]]), ())
 
 

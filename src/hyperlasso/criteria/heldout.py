@@ -20,17 +20,22 @@ class HeldOutCriterion:
     ----------
     X_val : array-like or scipy.sparse matrix of shape (n_val, n_features)
         Validation design.
-    y_val : array-like of shape (n_val,)
+    y_val : array-like of shape (n_val,) or (n_val, n_tasks)
         Validation target.
+    multi_output : bool, optional
+        Whether coef has shape (n_features, n_tasks); by default, whether y_val
+        has more than one column.
     """
 
-    def __init__(self, X_val, y_val):
+    def __init__(self, X_val, y_val, multi_output: bool | None = None):
         self.X_val = check_matrix(X_val, "X_val")
         y_val = self._check_target(y_val)
-        if np.ndim(y_val) == 2 and np.shape(y_val)[1] > 1:  # multi-output Y_val
-            self.y_val = check_target_matrix(y_val, self.X_val.shape[0], "y_val")
+        if multi_output is None:  # a single column is a 1-D target unless told
+            multi_output = np.ndim(y_val) == 2 and np.shape(y_val)[1] > 1
+        if multi_output:
+            self.y_val = check_target_matrix(y_val, self.X_val.shape[0], "y_val", "X_val")
         else:
-            self.y_val = check_vector(y_val, self.X_val.shape[0], "y_val")
+            self.y_val = check_vector(y_val, self.X_val.shape[0], "y_val", "X_val")
 
     def _check_target(self, y_val):
         return y_val
@@ -47,12 +52,15 @@ class HeldOutCriterion:
 
     def predict(self, coef: np.ndarray, intercept) -> np.ndarray:
         """Linear predictor X_val @ coef + intercept, shape of y_val."""
-        if coef.shape != self.coef_shape:
-            raise ValueError(f"coef has shape {coef.shape} but the criterion expects "
-                             f"{self.coef_shape} (X_val's features, y_val's tasks).")
+        self._check_coef(coef)
         if coef.ndim == 2:
             return Design(self.X_val).matmat(coef) + intercept
         return Design(self.X_val).matvec(coef) + intercept
+
+    def _check_coef(self, coef: np.ndarray) -> None:
+        if coef.shape != self.coef_shape:
+            raise ValueError(f"coef has shape {coef.shape} but the criterion expects "
+                             f"{self.coef_shape} (X_val's features, y_val's tasks).")
 
     def value_and_grad(self, coef: np.ndarray, intercept: float = 0.0):
         """Return the criterion and its gradient.
@@ -101,6 +109,7 @@ class HeldOutCriterion:
         grad_intercept : float
         """
         support = np.asarray(support, dtype=np.intp)
+        self._check_coef(coef)
         if np.count_nonzero(coef) > np.count_nonzero(coef[support]):  # w off support
             z = self.predict(coef, intercept)
         else:

@@ -135,7 +135,8 @@ class FoldObjective:
             warm_start=None if warm is None else (warm.coef, warm.intercept),
         )
         self._warm[k] = WarmStart(solution.coef, solution.intercept)
-        return fold.criterion.value(solution.coef, solution.intercept), solution
+        point = self.model.user_point(solution.coef, solution.intercept)
+        return fold.criterion.value(*point), solution
 
     def _evaluation(self, values, gradient, solutions) -> Evaluation:
         return Evaluation(

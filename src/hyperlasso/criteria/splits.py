@@ -75,7 +75,8 @@ def _fold(model: Model, X, y, train, test, k: int) -> Fold:
     rows = X.tocsr() if sp.issparse(X) else X
     X_train, X_test = rows[train], rows[test]
     loss = HeldOutLogistic if model.datafit == datafits.LOGISTIC else HeldOutMSE
-    return Fold(_design(model, X_train), y[train], loss(X_test, y[test]))
+    return Fold(_design(model, X_train), y[train],
+                loss(X_test, y[test], multi_output=model.multi_output))
 
 
 def _design(model: Model, X) -> Design:

@@ -83,6 +83,9 @@ def sure_objective(model: Model, design: Design, X, y: np.ndarray, sigma: float 
             f"criterion='sure' needs a quadratic datafit (lasso, elastic_net, "
             f"weighted_lasso), not {model.name}."
         )
+    if model.kind != "separable":
+        raise ValueError(f"criterion='sure' is not available for {model.name} yet "
+                         "(multi-output SURE is issue #11); use 'cv' or 'holdout'.")
     if sigma is None:
         raise ValueError("criterion='sure' needs the noise level: pass sigma=.")
     if not (np.isfinite(sigma) and sigma > 0):

@@ -2,7 +2,14 @@
 
 from hyperlasso.estimators.classifiers import SparseLogisticRegressionCV
 from hyperlasso.estimators.graphical import GraphicalLassoCV
+from hyperlasso.estimators.multitask import (
+    GroupLassoCV,
+    MultiTaskLassoCV,
+    WeightedGroupLassoCV,
+    WeightedMultiTaskLassoCV,
+)
 from hyperlasso.estimators.regressors import ElasticNetCV, LassoCV, WeightedLassoCV
 
 __all__ = ["ElasticNetCV", "GraphicalLassoCV", "LassoCV", "SparseLogisticRegressionCV",
-           "WeightedLassoCV"]
+           "WeightedLassoCV", "GroupLassoCV", "MultiTaskLassoCV", "WeightedGroupLassoCV",
+           "WeightedMultiTaskLassoCV"]

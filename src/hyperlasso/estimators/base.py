@@ -24,7 +24,7 @@ from hyperlasso.hypergradients import METHODS, Settings
 from hyperlasso.hyperparameters import LogScale, Space, default_space
 from hyperlasso.inner.models import Model
 from hyperlasso.inner.problem import Design
-from hyperlasso.inner.solver import InnerSolution, solve
+from hyperlasso.inner.solver import InnerSolution
 from hyperlasso.outer import OuterResult, make_optimizer
 
 OPTIMIZERS = {"lbfgs", "gd", "adam", "grid", "random", "tpe"}
@@ -130,7 +130,7 @@ class HyperCVMixin(BaseEstimator):
     def _refit(self, model: Model, X, y_model, alpha) -> InnerSolution:
         design = Design.of(X, model.fit_intercept)
         problem = model.problem(model.check_alpha(alpha, X.shape[1]), design, y_model)
-        return solve(problem, tol=min(self._settings().resolved().tol, REFIT_TOL))
+        return model.solve(problem, tol=min(self._settings().resolved().tol, REFIT_TOL))
 
     def _set_fitted(self, space: Space, result: OuterResult, solution: InnerSolution,
                     history: dict) -> None:

@@ -104,15 +104,30 @@ class _RegressorCV(RegressorMixin, HyperCVMixin):
         """
         self._validate_params()
         X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"),
-                             dtype=[np.float64, np.float32], y_numeric=True)
+                             dtype=[np.float64, np.float32], y_numeric=True,
+                             multi_output=self._multi_output)
         X = X.astype(np.float64, copy=False)
-        y = np.asarray(y, dtype=np.float64)
+        y = self._target(np.asarray(y, dtype=np.float64))
         model, space, result, history = self._search(X, y)
         solution = self._refit(model, X, y, space.alpha(result.theta))
         self._set_fitted(space, result, solution, history)
+        self._set_coefficients(solution)
+        return self
+
+    #: Whether fit takes a 2-D target (multi-task models).
+    _multi_output = False
+
+    def _target(self, y: np.ndarray) -> np.ndarray:
+        """The target as the inner model takes it."""
+        return y
+
+    def _set_coefficients(self, solution) -> None:
         self.coef_ = solution.coef
         self.intercept_ = solution.intercept
-        return self
+
+    def _stage_model(self):
+        """The single-penalty model whose optimum starts multi-penalty searches."""
+        return Lasso(fit_intercept=self.fit_intercept)
 
     def _search(self, X, y):
         model, space, result = self._tune(X, y)
@@ -130,7 +145,7 @@ class _RegressorCV(RegressorMixin, HyperCVMixin):
             space = space.bounded_by((bounds[:, 0].min(), bounds[:, 1].max()))
             return space.starting_at(np.exp(space.bounds.mean()))
 
-        lasso = Lasso(fit_intercept=self.fit_intercept)
+        lasso = self._stage_model()
         space, result = self._tune(X, y, space=within_user_bounds, model=lasso, cv=cv)[1:]
         return space, result, history_dict(space, result, "lasso")
 
@@ -231,7 +246,7 @@ class WeightedLassoCV(_RegressorCV):
         design = Design.of(X_tune, model.fit_intercept)
         space = self._user_space(default_space(model, design, y_tune))
         if self.alpha_init is None:
-            start = np.full(X.shape[1], lasso_space.alpha(lasso_result.theta))
+            start = np.full(space.shape, lasso_space.alpha(lasso_result.theta))
             space = space.starting_at(np.clip(start, *np.exp(space.bounds).T))
         _, space, result = self._tune(X_tune, y_tune, space=space, model=model, cv=cv)
         monitor = [np.nan] * len(result.history)
@@ -240,17 +255,20 @@ class WeightedLassoCV(_RegressorCV):
                                                   monitor_rows)
         weighted = history_dict(space, result, "weighted")
         weighted["monitor"] = monitor
-        lasso = _broadcast_alpha(lasso, X.shape[1])
+        lasso = _broadcast_alpha(lasso, space.shape[0])
         lasso["monitor"] = [np.nan] * len(lasso["value"])
         history = concat_histories(lasso, weighted, lasso_result.history.time[-1])
         return model, space, result, history
 
     def _monitor_split(self, X, y):
-        return monitor_split(y.shape[0], self.monitor_fraction, self.cv, "WeightedLassoCV")
+        return monitor_split(y.shape[0], self.monitor_fraction, self.cv,
+                             type(self).__name__)
 
     def _early_stopped(self, model, space, result, X, y, tune_rows, monitor_rows):
         """The evaluated point with the lowest error on the monitor samples."""
-        monitor = make_objective(HeldOutMSE(X[monitor_rows], y[monitor_rows]), model,
+        held_out = HeldOutMSE(X[monitor_rows], y[monitor_rows],
+                              multi_output=model.multi_output)
+        monitor = make_objective(held_out, model,
                                  X[tune_rows], y[tune_rows], self._settings())
         errors = [monitor.value(space.alpha(theta)).value
                   for theta in result.history.theta]

@@ -44,6 +44,7 @@ def block_context(model: BlockModel, criterion, alpha, design: Design, Y: np.nda
     groups = model.groups_for(design.shape[1])
     alpha = model.check_alpha(alpha, groups)
     problem = model.problem(alpha, design, Y)
+    _check_criterion_shape(criterion, model, problem.shape)
     start = None if warm_start is None else (warm_start.coef, warm_start.intercept)
     ctx = Context(model, problem, alpha, criterion, settings.tol, settings.stop,
                   settings.max_iter, settings.linear_solver, start,
@@ -75,3 +76,17 @@ def _at_given_point(ctx: Context, method: str, coef, intercept) -> Context:
     if not ctx.problem.fit_intercept:
         intercept[:] = 0.0
     return replace(ctx, given=(coef.reshape(shape).copy(), intercept))
+
+
+def _check_criterion_shape(criterion, model: BlockModel, shape: tuple[int, int]) -> None:
+    """The criterion's coef shape (if it says) must be the model's, up to T = 1."""
+    expected = getattr(criterion, "coef_shape", None)
+    own = shape[:1] if model.single_task else shape
+    if expected is None or tuple(expected) == own:
+        return
+    if int(np.prod(expected)) == shape[0] and shape[1] == 1:
+        return  # one task: a 1-D criterion and a (p, 1) coef are the same thing
+    raise ValueError(
+        f"the criterion expects coef of shape {tuple(expected)} but {model.name} "
+        f"has coef of shape {own}: the validation target must have as many tasks "
+        "(columns) as the training target.")

@@ -20,23 +20,24 @@ from hyperlasso.inner.block import BlockSolution, measure_block_optimality, solv
 
 #: Newton steps of polish at most; each squares the relative error of the point.
 MAX_NEWTON_STEPS = 6
-#: Polish stops when the optimality map is below this times its scale.
-NEWTON_RTOL = 1e-15
+#: Polish stops when the optimality map is below this times the penalty scale
+#: (a few units of rounding of its terms, which are of that scale).
+NEWTON_RTOL = 1e-14
+#: Iterative refinement of a solve on a nearby factorization: relative residual
+#: (rounding level of the matrix-vector product) and the most rounds tried.
+REFINE_RTOL = 1e-14
+MAX_REFINE = 8
 #: Relative slack of the off-support optimality check after the Newton steps.
 POLISH_SLACK = 1e-8
 
 
-def user_point(ctx: Context, coef: np.ndarray, intercept: np.ndarray):
-    """(coef, intercept) as the criterion takes them: 1-D for a single task."""
-    if ctx.model.single_task:
-        return coef[:, 0], float(intercept[0])
-    return coef, intercept
-
-
 def criterion_at(ctx: Context, coef, intercept, support):
     """Criterion value and its gradients as (p, T) and (T,) arrays."""
+    coef_user, intercept_user = ctx.model.user_point(coef, intercept)
+    if getattr(ctx.criterion, "coef_shape", coef_user.shape) != coef_user.shape:
+        coef_user, intercept_user = coef_user[:, 0], float(intercept_user[0])  # T = 1
     value, grad_coef, grad_intercept = criterion_on_support(
-        ctx.criterion, *user_point(ctx, coef, intercept), support)
+        ctx.criterion, coef_user, intercept_user, support)
     grad_coef = np.asarray(grad_coef, dtype=np.float64).reshape(coef.shape)
     return value, grad_coef, np.atleast_1d(np.asarray(grad_intercept, dtype=np.float64))
 
@@ -78,47 +79,79 @@ def block_polish(ctx: Context) -> MethodOutput:
 
     The penalty's curvature lam_g (I - u u^T) / ||W_g|| moves with the point, so
     one step is not exact as for the Lasso; Newton's quadratic convergence takes
-    a gap-1e-8 solution to rounding level in two or three steps. The steps are
-    refused (plain implicit at the solver's point) if a group would collapse to
-    zero or an inactive group would violate its optimality condition.
+    a gap-1e-6 solution to rounding level in two or three steps. H is factorized
+    once, at the solver's point; the Newton systems and the adjoint at the moved
+    points are solved exactly by iterative refinement on that factorization
+    (``refined_solver``). The steps are refused (plain implicit at the solver's
+    point) if a group would collapse towards zero or an inactive group would
+    violate its optimality condition.
     """
     solution = block_solution(ctx)
     system = ActiveGroupSystem.at(ctx.problem, solution.coef, solution.intercept)
     linear_solver = choose_linear_solver(ctx.linear_solver, system.size)
-    polished, reason, n_steps = _newton(ctx, system, linear_solver)
+    base = factorize(system, linear_solver)
+    polished, n_steps, reason = _newton(ctx, system, base, linear_solver)
     if reason:
-        value, gradient = _adjoint_gradient(ctx, system, factorize(system, linear_solver))
+        value, gradient = _adjoint_gradient(ctx, system, base)
         return MethodOutput(solution, value, gradient, linear_solver,
                             note=f"polish rejected ({reason}); implicit")
     b_int = ctx.problem.internal_intercept(polished.coef, polished.intercept)
     opt = measure_block_optimality(ctx.problem, polished.coef, b_int, polished.R)
     solution = replace(solution, coef=polished.coef, intercept=polished.intercept,
                        gap=opt.gap, kkt=opt.kkt)
-    value, gradient = _adjoint_gradient(ctx, polished,
-                                        factorize(polished, linear_solver))
+    solver = refined_solver(polished, base, linear_solver) if n_steps else base
+    value, gradient = _adjoint_gradient(ctx, polished, solver)
     return MethodOutput(solution, value, gradient, linear_solver,
                         note=f"{n_steps} Newton steps on the active groups")
 
 
-def _newton(ctx: Context, system: ActiveGroupSystem, linear_solver: str):
-    """Newton iterations on the optimality map; (system, reason, steps)."""
+def _newton(ctx: Context, system: ActiveGroupSystem, base, linear_solver: str):
+    """Newton iterations on the optimality map: (final system, steps, reason).
+
+    Stops when the map is at rounding level (``NEWTON_RTOL`` times the penalty
+    scale), stops shrinking by half (rounding reached) or after
+    ``MAX_NEWTON_STEPS``; ``reason`` says why the steps are refused ("" if not).
+    """
     scale = max(float(np.max(np.abs(ctx.problem.lam))), 1e-300)
-    current = system
+    current, previous, solver = system, np.inf, base
+    old_norms = ctx.problem.groups.norms(system.coef)[system.active]
     for step in range(MAX_NEWTON_STEPS + 1):
         residual = current.optimality_map()
-        if np.max(np.abs(residual), initial=0.0) <= NEWTON_RTOL * scale or \
+        size = float(np.max(np.abs(residual), initial=0.0))
+        if size <= NEWTON_RTOL * scale or size > 0.5 * previous or \
                 step == MAX_NEWTON_STEPS:
             break
-        coef, intercept = current.moved(factorize(current, linear_solver)(residual))
+        coef, intercept = current.moved(solver(residual))
         if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
-            return system, "non-finite Newton step", step
-        norms = ctx.problem.groups.norms(coef)[system.active]
-        old = ctx.problem.groups.norms(system.coef)[system.active]
-        if np.any(norms < 0.5 * old):
-            return system, "an active group shrank towards zero", step
-        current = current.at_point(coef, intercept)
-    reason = _off_support_violation(ctx, current)
-    return current, reason, step
+            return system, step, "non-finite Newton step"
+        if np.any(ctx.problem.groups.norms(coef)[system.active] < 0.5 * old_norms):
+            return system, step, "an active group shrank towards zero"
+        current, previous = current.at_point(coef, intercept), size
+        solver = refined_solver(current, base, linear_solver)
+    return current, step, _off_support_violation(ctx, current)
+
+
+def refined_solver(system: ActiveGroupSystem, base, linear_solver: str):
+    """solve(r) = H^{-1} r at ``system``, refining on ``base``, a nearby H's solve.
+
+    Each refinement multiplies the error by ||I - H_base^{-1} H||, of the order of
+    the distance between the two points (1e-4 after a gap-1e-8 solve), so a few
+    matrix-vector products replace a new factorization. If refinement does not
+    reach ``REFINE_RTOL`` in ``MAX_REFINE`` rounds, H is factorized afresh.
+    """
+    if linear_solver == "cg":
+        return factorize(system, linear_solver)
+
+    def solve(r: np.ndarray) -> np.ndarray:
+        v = base(r)
+        target = REFINE_RTOL * max(float(np.linalg.norm(r)), 1e-300)
+        for _ in range(MAX_REFINE):
+            correction = r - system.matvec(v)
+            if np.linalg.norm(correction) <= target:
+                return v
+            v = v + base(correction)
+        return factorize(system, linear_solver)(r)
+    return solve
 
 
 def _off_support_violation(ctx: Context, system: ActiveGroupSystem) -> str:

@@ -16,7 +16,7 @@ and the implicit methods serve it unchanged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -36,6 +36,7 @@ class ActiveGroupSystem:
     features: np.ndarray
     X_F: object
     R: np.ndarray
+    shared: dict = field(default_factory=dict)  # products of X_F, for every point
 
     @classmethod
     def at(cls, problem: BlockProblem, coef: np.ndarray, intercept: np.ndarray):
@@ -46,15 +47,25 @@ class ActiveGroupSystem:
                           problem.design.columns(features))
 
     @classmethod
-    def _build(cls, problem, coef, intercept, active, features, X_F):
+    def _build(cls, problem, coef, intercept, active, features, X_F, shared=None):
         b_int = problem.internal_intercept(coef, intercept)
         R = np.asarray(X_F @ coef[features]) + b_int - problem.Y
-        return cls(problem, coef, intercept, active, features, X_F, R)
+        return cls(problem, coef, intercept, active, features, X_F, R,
+                   {} if shared is None else shared)
 
     def at_point(self, coef: np.ndarray, intercept: np.ndarray) -> ActiveGroupSystem:
-        """The system at another point with the same active groups (X_F reused)."""
+        """The system at another point with the same active groups (X_F and its
+        Gram matrix reused)."""
         return self._build(self.problem, coef, intercept, self.active, self.features,
-                           self.X_F)
+                           self.X_F, self.shared)
+
+    def _gram(self) -> np.ndarray:
+        """X_F^T X_F / n, dense, computed once for all points."""
+        if "gram" not in self.shared:
+            gram = self.X_F.T @ self.X_F
+            gram = gram.toarray() if sp.issparse(gram) else np.asarray(gram)
+            self.shared["gram"] = gram / self.problem.n_samples
+        return self.shared["gram"]
 
     @property
     def n_tasks(self) -> int:
@@ -74,8 +85,32 @@ class ActiveGroupSystem:
         return [slice(e - s, e) for s, e in zip(sizes, ends, strict=True)]
 
     @cached_property
+    def _row_group(self) -> np.ndarray:
+        """Index into ``active`` of the group of each row of W_F."""
+        return np.repeat(np.arange(self.active.size),
+                         self.problem.groups.sizes[self.active])
+
+    def _group_sums(self, M: np.ndarray) -> np.ndarray:
+        """Sum of the entries of M (|F|, T) over each active group's rows."""
+        rows = M.sum(axis=1)
+        if self.problem.groups.are_singletons or rows.size == 0:
+            return rows
+        sizes = self.problem.groups.sizes[self.active]
+        return np.add.reduceat(rows, np.concatenate([[0], np.cumsum(sizes)[:-1]]))
+
+    @cached_property
     def _norms(self) -> np.ndarray:
         return self.problem.groups.norms(self.coef)[self.active]
+
+    @cached_property
+    def _directions(self) -> np.ndarray:
+        """u_g = W_g / ||W_g|| on the rows of W_F, shape (|F|, T)."""
+        return self.coef[self.features] / self._norms[self._row_group][:, None]
+
+    @cached_property
+    def _lam_over_norm(self) -> np.ndarray:
+        """lam_g / ||W_g|| on the rows of W_F, shape (|F|,)."""
+        return (self.problem.lam[self.active] / self._norms)[self._row_group]
 
     def _split(self, v):
         m = self.features.size * self.n_tasks
@@ -90,13 +125,9 @@ class ActiveGroupSystem:
 
     def _penalty_curvature(self, V: np.ndarray) -> np.ndarray:
         """blockdiag(lam_g (I - u_g u_g^T) / ||W_g||) applied to V (|F|, T)."""
-        W_F = self.coef[self.features]
-        out = np.empty_like(V)
-        for k, rows in enumerate(self._slices):
-            g, norm = self.active[k], self._norms[k]
-            u = W_F[rows] / norm
-            out[rows] = self.problem.lam[g] / norm * (V[rows] - u * np.sum(u * V[rows]))
-        return out
+        u = self._directions
+        along = self._group_sums(u * V)[self._row_group]
+        return self._lam_over_norm[:, None] * (V - u * along[:, None])
 
     def matvec(self, v: np.ndarray) -> np.ndarray:
         """H @ v without forming H."""
@@ -107,24 +138,37 @@ class ActiveGroupSystem:
 
     def dense(self) -> np.ndarray:
         """H as a dense (size, size) array."""
-        n, m, T = self.problem.n_samples, self.features.size, self.n_tasks
-        gram = self.X_F.T @ self.X_F
-        gram = gram.toarray() if sp.issparse(gram) else np.asarray(gram)
-        eye_T = np.eye(T)
-        H = np.zeros((self.size, self.size))
-        H[:m * T, :m * T] = np.kron(gram / n, eye_T)
-        H[np.arange(m * T), np.arange(m * T)] += self.problem.l2
-        W_F = self.coef[self.features]
+        m, T = self.features.size, self.n_tasks
+        H = np.zeros((m * T, m * T))
+        for t in range(T):  # (gram (x) I_T) without the Kronecker product
+            H[t::T, t::T] = self._gram()
+        diagonal = np.arange(m * T)
+        H[diagonal, diagonal] += self.problem.l2 + np.repeat(self._lam_over_norm, T)
+        u_F = self._directions
+        if self.problem.groups.are_singletons:  # one T x T block per row of W_F
+            blocks = H.reshape(m, T, m, T)  # a view: H is contiguous
+            rows = np.arange(m)
+            blocks[rows, :, rows, :] -= self._lam_over_norm[:, None, None] * (
+                u_F[:, :, None] * u_F[:, None, :])
+            return self._with_intercept(H)
         for k, rows in enumerate(self._slices):
-            g, norm = self.active[k], self._norms[k]
-            u = W_F[rows].ravel() / norm
-            idx = slice(rows.start * T, rows.stop * T)
-            H[idx, idx] += self.problem.lam[g] / norm * (np.eye(u.size) - np.outer(u, u))
-        if self.problem.fit_intercept:
-            sums = np.asarray(self.X_F.sum(axis=0)).ravel() / n
-            H[:m * T, m * T:] = np.kron(sums[:, None], eye_T)
-            H[m * T:, :m * T] = H[:m * T, m * T:].T
-            H[m * T:, m * T:] = eye_T
+            u = u_F[rows].ravel()
+            block = slice(rows.start * T, rows.stop * T)
+            H[block, block] -= self.problem.lam[self.active[k]] / self._norms[k] * \
+                np.outer(u, u)
+        return self._with_intercept(H)
+
+    def _with_intercept(self, H_W: np.ndarray) -> np.ndarray:
+        """H from its block in W_F: the intercept rows and columns added."""
+        if not self.problem.fit_intercept:
+            return H_W
+        m, T = self.features.size, self.n_tasks
+        H = np.zeros((self.size, self.size))
+        H[:m * T, :m * T] = H_W
+        sums = np.asarray(self.X_F.sum(axis=0)).ravel() / self.problem.n_samples
+        H[:m * T, m * T:] = np.kron(sums[:, None], np.eye(T))
+        H[m * T:, :m * T] = H[:m * T, m * T:].T
+        H[m * T:, m * T:] = np.eye(T)
         return H
 
     def optimality_map(self) -> np.ndarray:
@@ -132,9 +176,7 @@ class ActiveGroupSystem:
         W_F = self.coef[self.features]
         grad = np.asarray(self.X_F.T @ self.R) / self.problem.n_samples
         grad += self.problem.l2 * W_F
-        for k, rows in enumerate(self._slices):
-            g = self.active[k]
-            grad[rows] += self.problem.lam[g] * W_F[rows] / self._norms[k]
+        grad += self.problem.lam[self.active][self._row_group][:, None] * self._directions
         return self._join(grad, self.R.sum(axis=0) / self.problem.n_samples)
 
     def restrict(self, grad_coef: np.ndarray, grad_intercept: np.ndarray) -> np.ndarray:
@@ -147,11 +189,9 @@ class ActiveGroupSystem:
     def pullback(self, v: np.ndarray) -> tuple[np.ndarray, float]:
         """Gradients in (lam (n_groups,), l2) from the adjoint v = H^{-1} r."""
         V, _ = self._split(v)
-        W_F = self.coef[self.features]
         g_lam = np.zeros(self.problem.groups.n_groups)
-        for k, rows in enumerate(self._slices):
-            g_lam[self.active[k]] = -np.sum(W_F[rows] * V[rows]) / self._norms[k]
-        return g_lam, -float(np.sum(W_F * V))
+        g_lam[self.active] = -self._group_sums(self._directions * V)
+        return g_lam, -float(np.sum(self.coef[self.features] * V))
 
     def moved(self, step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The point (coef, intercept) minus ``step`` on the unknowns."""

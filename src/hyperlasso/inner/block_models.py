@@ -39,9 +39,15 @@ class BlockModel:
     fit_intercept: bool = True
     kind = "block"
     name = "block"
+    layout = "scalar"  # see models.Model.layout
     datafit = QUADRATIC
     #: Whether the target is one vector (group Lasso) rather than a matrix Y.
     single_task = False
+
+    @property
+    def multi_output(self) -> bool:
+        """Whether criteria take coef of shape (n_features, n_tasks)."""
+        return not self.single_task
 
     def groups_for(self, n_features: int) -> Groups:
         """The groups of the model for ``n_features`` features."""
@@ -78,6 +84,12 @@ class BlockModel:
     def _resolve(self, groups) -> Groups:
         """Groups, or the model's groups for ``groups`` features (an int)."""
         return groups if isinstance(groups, Groups) else self.groups_for(int(groups))
+
+    def user_point(self, coef: np.ndarray, intercept: np.ndarray):
+        """(coef, intercept) as criteria take them: 1-D for a single-task model."""
+        if self.single_task:
+            return coef[:, 0], float(intercept[0])
+        return coef, intercept
 
     def solve(self, problem: BlockProblem, **options) -> BlockSolution:
         """Solve the model's problem (options of :func:`solve_block`)."""
@@ -136,6 +148,7 @@ class WeightedMultiTaskLasso(BlockModel):
     """The multi-task Lasso with one penalty per row: alpha of shape (n_features,)."""
 
     name = "weighted_multitask_lasso"
+    layout = "per_unit"
     _unit = "feature"
 
     def n_hyperparameters(self, groups):
@@ -151,6 +164,7 @@ class MultiTaskElasticNet(BlockModel):
     """
 
     name = "multitask_elastic_net"
+    layout = "l1_l2"
 
     def n_hyperparameters(self, groups):
         return 2
@@ -225,6 +239,7 @@ class WeightedGroupLasso(GroupLasso):
     """The group Lasso with one alpha_g per group: lam_g = alpha_g v_g."""
 
     name = "weighted_group_lasso"
+    layout = "per_unit"
 
     def n_hyperparameters(self, groups):
         return groups.n_groups

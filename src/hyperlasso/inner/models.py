@@ -45,6 +45,12 @@ class Model:
     datafit = datafits.QUADRATIC
     name = "model"
     kind = "separable"
+    #: Whether coefficients have shape (n_features, n_tasks) for the criteria.
+    multi_output = False
+    #: How alpha is laid out: "scalar" (one penalty), "per_unit" (one per feature
+    #: or group) or "l1_l2" (an l1 and an l2 weight); the default search space
+    #: (``hyperlasso.hyperparameters``) follows it.
+    layout = "scalar"
 
     def check_alpha(self, alpha, n_features: int) -> np.ndarray:
         """Validate alpha; return it as a float64 array of the model's shape."""
@@ -84,6 +90,10 @@ class Model:
         """The inner problem at ``alpha`` (validated) on ``(design, y)``."""
         lam, l2 = self.penalty(alpha, design.shape[1])
         return InnerProblem(design, y, self.datafit, lam, l2, self.fit_intercept)
+
+    def user_point(self, coef: np.ndarray, intercept: float):
+        """(coef, intercept) as criteria take them (as solved, for these models)."""
+        return coef, intercept
 
     def solve(self, problem: InnerProblem, **options):
         """Solve the model's problem (options of :func:`hyperlasso.inner.solver.solve`)."""
@@ -154,6 +164,7 @@ class WeightedLasso(Model):
     """||y - Xw - b||^2 / (2n) + sum_j alpha_j |w_j|. alpha: shape (n_features,)."""
 
     name = "weighted_lasso"
+    layout = "per_unit"
 
     def check_alpha(self, alpha, n_features):
         alpha = np.asarray(alpha, dtype=np.float64)
@@ -197,6 +208,7 @@ class ElasticNet(Model):
     """
 
     name = "elastic_net"
+    layout = "l1_l2"
 
     def check_alpha(self, alpha, n_features):
         alpha = np.asarray(alpha, dtype=np.float64)
