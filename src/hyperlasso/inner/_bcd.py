@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 
 from hyperlasso.inner._cd import anderson_extrapolate
-from hyperlasso.inner._design import column
+from hyperlasso.inner._design import col_add_tasks, col_dot_tasks
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -29,27 +29,19 @@ def block_scale(norm, threshold, shrink):
 
 
 @njit(cache=True, nogil=True)
-def group_gradient(X, R, indices, start, size, all_rows, out):
+def group_gradient(X, R, indices, start, size, out):
     """out[k, t] = X_j^T R[:, t] / n for the k-th feature j of the group."""
-    n, T = R.shape
+    n = R.shape[0]
     for k in range(size):
-        rows, vals = column(X, indices[start + k], all_rows)
-        for t in range(T):
-            out[k, t] = 0.0
-        for m in range(rows.shape[0]):
-            i, v = rows[m], vals[m]
-            for t in range(T):
-                out[k, t] += v * R[i, t]
-        for t in range(T):
-            out[k, t] /= n
+        col_dot_tasks(X, indices[start + k], R, out[k])
+        out[k] /= n
 
 
 @njit(cache=True, nogil=True)
-def _move_group(X, state, indices, start, size, new, all_rows):
-    """Set W_g to ``new`` (size, T) and update R accordingly."""
+def _move_group(X, state, indices, start, size, new, delta):
+    """Set W_g to ``new`` (size, T) and update R accordingly (``delta``: (T,))."""
     W, R, _ = state
     T = R.shape[1]
-    delta = np.empty(T)
     for k in range(size):
         j = indices[start + k]
         moved = False
@@ -58,16 +50,15 @@ def _move_group(X, state, indices, start, size, new, all_rows):
             moved = moved or delta[t] != 0.0
             W[j, t] = new[k, t]
         if moved:
-            rows, vals = column(X, j, all_rows)
-            for m in range(rows.shape[0]):
-                i, v = rows[m], vals[m]
-                for t in range(T):
-                    R[i, t] += v * delta[t]
+            col_add_tasks(X, j, delta, R)
 
 
 @njit(cache=True, nogil=True)
-def update_group(X, groups, penalty, state, g, all_rows, buf):
-    """One block proximal-gradient step on group g with step 1 / L_g."""
+def update_group(X, groups, penalty, state, g, bufs):
+    """One block proximal-gradient step on group g with step 1 / L_g.
+
+    ``bufs = (grad, delta)``: work arrays of shapes (max group size, T) and (T,).
+    """
     indices, indptr, lipschitz = groups
     lam, l2 = penalty
     W = state[0]
@@ -75,8 +66,8 @@ def update_group(X, groups, penalty, state, g, all_rows, buf):
         return
     start, size = indptr[g], indptr[g + 1] - indptr[g]
     T = W.shape[1]
-    grad = buf[:size]
-    group_gradient(X, state[1], indices, start, size, all_rows, grad)
+    grad = bufs[0][:size]
+    group_gradient(X, state[1], indices, start, size, grad)
     step = 1.0 / lipschitz[g]
     norm_sq = 0.0
     for k in range(size):
@@ -86,7 +77,7 @@ def update_group(X, groups, penalty, state, g, all_rows, buf):
             norm_sq += grad[k, t] ** 2
     scale = block_scale(np.sqrt(norm_sq), step * lam[g], 1.0 + step * l2)
     grad *= scale
-    _move_group(X, state, indices, start, size, grad, all_rows)
+    _move_group(X, state, indices, start, size, grad, bufs[1])
 
 
 @njit(cache=True, nogil=True)
@@ -105,23 +96,23 @@ def center_intercept(state):
 
 
 @njit(cache=True, nogil=True)
-def bcd_epoch(X, groups, penalty, state, ws, fit_intercept, all_rows, buf):
+def bcd_epoch(X, groups, penalty, state, ws, fit_intercept, bufs):
     """One cyclic pass over the groups ``ws`` (then the intercept)."""
     for q in range(ws.shape[0]):
-        update_group(X, groups, penalty, state, ws[q], all_rows, buf)
+        update_group(X, groups, penalty, state, ws[q], bufs)
     if fit_intercept:
         center_intercept(state)
 
 
 @njit(cache=True, nogil=True)
-def group_violation(X, groups, penalty, state, g, all_rows, buf):
+def group_violation(X, groups, penalty, state, g, buf):
     """Distance of -grad_g to the subdifferential of the penalty at W_g."""
     indices, indptr, _ = groups
     lam, l2 = penalty
     W = state[0]
     start, size = indptr[g], indptr[g + 1] - indptr[g]
     grad = buf[:size]
-    group_gradient(X, state[1], indices, start, size, all_rows, grad)
+    group_gradient(X, state[1], indices, start, size, grad)
     w_sq = 0.0
     for k in range(size):
         for t in range(W.shape[1]):
@@ -139,12 +130,11 @@ def group_violation(X, groups, penalty, state, g, all_rows, buf):
 
 
 @njit(cache=True, nogil=True)
-def subproblem_violation(X, groups, penalty, state, ws, fit_intercept, all_rows, buf):
+def subproblem_violation(X, groups, penalty, state, ws, fit_intercept, buf):
     """Largest violation over the groups ``ws`` (and the intercept)."""
     worst = 0.0
     for q in range(ws.shape[0]):
-        worst = max(worst, group_violation(X, groups, penalty, state, ws[q], all_rows,
-                                           buf))
+        worst = max(worst, group_violation(X, groups, penalty, state, ws[q], buf))
     if fit_intercept:
         R = state[1]
         for t in range(R.shape[1]):
@@ -158,7 +148,11 @@ def objective_on(groups, penalty, state, ws):
     indices, indptr, _ = groups
     lam, l2 = penalty
     W, R, _ = state
-    total = 0.5 * np.sum(R ** 2) / R.shape[0]
+    total = 0.0
+    for t in range(R.shape[1]):
+        for i in range(R.shape[0]):
+            total += R[i, t] ** 2
+    total *= 0.5 / R.shape[0]
     for q in range(ws.shape[0]):
         g = ws[q]
         w_sq = 0.0
@@ -170,8 +164,8 @@ def objective_on(groups, penalty, state, ws):
 
 
 @njit(cache=True, nogil=True)
-def _record(groups, state, ws, features, history, residuals, row):
-    """Row ``row`` of the histories: W on the working set, b, and R."""
+def _record(state, features, history, residuals, row):
+    """Row ``row`` of the histories: W on the working set, b, and R (C order)."""
     W, R, b = state
     T = W.shape[1]
     for k in range(features.shape[0]):
@@ -180,7 +174,9 @@ def _record(groups, state, ws, features, history, residuals, row):
     m = features.shape[0] * T
     for t in range(T):
         history[row, m + t] = b[t]
-    residuals[row] = R.ravel()
+    for i in range(R.shape[0]):
+        for t in range(T):
+            residuals[row, i * T + t] = R[i, t]
 
 
 @njit(cache=True, nogil=True)
@@ -204,6 +200,25 @@ def _try_anderson(groups, penalty, state, ws, features, history, residuals):
         b[:] = b_try
 
 
+#: Every this many epochs a sweep visits the whole working set; the others visit
+#: only its non-zero groups (a zero group is rarely revived between two full
+#: sweeps, and the working set is half zero groups by construction).
+FULL_SWEEP_EVERY = 4
+
+
+@njit(cache=True, nogil=True)
+def nonzero_groups(groups, W, ws):
+    """The groups of ``ws`` whose block of W is not all zero."""
+    indices, indptr, _ = groups
+    keep = np.zeros(ws.shape[0], dtype=np.bool_)
+    for q in range(ws.shape[0]):
+        for k in range(indptr[ws[q]], indptr[ws[q] + 1]):
+            for t in range(W.shape[1]):
+                if W[indices[k], t] != 0.0:
+                    keep[q] = True
+    return ws[keep]
+
+
 @njit(cache=True, nogil=True)
 def solve_subproblem(X, groups, penalty, state, ws, fit_intercept, tol_in, max_epochs):
     """Block CD with Anderson acceleration on the groups ``ws``; returns the epochs.
@@ -213,9 +228,8 @@ def solve_subproblem(X, groups, penalty, state, ws, fit_intercept, tol_in, max_e
     """
     indices, indptr, _ = groups
     R = state[1]
-    all_rows = np.arange(R.shape[0])
     sizes = indptr[ws + 1] - indptr[ws]
-    buf = np.empty((max(np.max(sizes), 1), R.shape[1]))
+    bufs = (np.empty((max(np.max(sizes), 1), R.shape[1])), np.empty(R.shape[1]))
     features = np.empty(np.sum(sizes), dtype=np.intp)
     pos = 0
     for q in range(ws.shape[0]):
@@ -225,13 +239,18 @@ def solve_subproblem(X, groups, penalty, state, ws, fit_intercept, tol_in, max_e
     n_anderson = 5
     history = np.empty((n_anderson + 1, (features.shape[0] + 1) * R.shape[1]))
     residuals = np.empty((n_anderson + 1, R.size))
+    sweep = ws
     for epoch in range(1, max_epochs + 1):
-        bcd_epoch(X, groups, penalty, state, ws, fit_intercept, all_rows, buf)
+        if epoch % FULL_SWEEP_EVERY == 1:
+            sweep = ws
+        elif epoch % FULL_SWEEP_EVERY == 2:
+            sweep = nonzero_groups(groups, state[0], ws)
+        bcd_epoch(X, groups, penalty, state, sweep, fit_intercept, bufs)
         row = (epoch - 1) % (n_anderson + 1)
-        _record(groups, state, ws, features, history, residuals, row)
+        _record(state, features, history, residuals, row)
         if row == n_anderson:
             _try_anderson(groups, penalty, state, ws, features, history, residuals)
         if epoch % 10 == 0 and subproblem_violation(
-                X, groups, penalty, state, ws, fit_intercept, all_rows, buf) <= tol_in:
+                X, groups, penalty, state, ws, fit_intercept, bufs[0]) <= tol_in:
             return epoch
     return max_epochs

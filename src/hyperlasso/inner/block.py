@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from hyperlasso.inner import _bcd
+from hyperlasso.inner._design import TASK_MAJOR_BELOW
 from hyperlasso.inner.convergence import warn_not_converged
 from hyperlasso.inner.groups import Groups
 from hyperlasso.inner.problem import Design
@@ -76,9 +77,12 @@ class BlockProblem:
         return 0.5 * float(np.sum(centered**2)) / self.n_samples
 
     def residual(self, W: np.ndarray, b_internal: np.ndarray) -> np.ndarray:
-        """R = XW + 1 b^T - Y (internal intercept), shape (n, T), C order."""
-        XW = self.design.matmat(W)
-        return np.ascontiguousarray(XW + b_internal - self.Y)
+        """R = XW + 1 b^T - Y (internal intercept), shape (n, T); Fortran order
+        below ``TASK_MAJOR_BELOW`` tasks, C order from it on."""
+        R = self.design.matmat(W) + b_internal - self.Y
+        if R.shape[1] < TASK_MAJOR_BELOW:  # the layout the kernels read fastest
+            return np.asfortranarray(R)
+        return np.ascontiguousarray(R)
 
     def internal_intercept(self, W: np.ndarray, b: np.ndarray) -> np.ndarray:
         """The intercept of the centered design: b + mean(X) W."""
