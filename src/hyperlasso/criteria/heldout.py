@@ -78,12 +78,14 @@ class HeldOutCriterion:
         """
         z = self.predict(coef, intercept)
         value, dz = self._loss_and_derivative(z)
-        return float(value), self._back(dz, slice(None)), self._intercept_grad(dz)
+        grad = np.asarray(self.X_val.T @ dz)
+        return float(value), grad if dz.ndim == 2 else grad.ravel(), \
+            self._intercept_grad(dz)
 
-    def _back(self, dz, support) -> np.ndarray:
-        """X_val[:, support]^T dz in the shape of coef (zero off ``support``)."""
+    def _back(self, dz, support, X_S) -> np.ndarray:
+        """X_S^T dz (X_S = X_val[:, support]) in the shape of coef, zero off support."""
         grad = np.zeros(self.coef_shape)
-        product = np.asarray(self.X_val[:, support].T @ dz)
+        product = np.asarray(X_S.T @ dz)
         grad[support] = product if dz.ndim == 2 else product.ravel()
         return grad
 
@@ -110,13 +112,14 @@ class HeldOutCriterion:
         """
         support = np.asarray(support, dtype=np.intp)
         self._check_coef(coef)
+        X_S = self.X_val[:, support]
         if np.count_nonzero(coef) > np.count_nonzero(coef[support]):  # w off support
             z = self.predict(coef, intercept)
         else:
-            z = np.asarray(self.X_val[:, support] @ coef[support]) + intercept
+            z = np.asarray(X_S @ coef[support]) + intercept
             z = z if coef.ndim == 2 else z.ravel()
         value, dz = self._loss_and_derivative(z)
-        return float(value), self._back(dz, support), self._intercept_grad(dz)
+        return float(value), self._back(dz, support, X_S), self._intercept_grad(dz)
 
     def value(self, coef: np.ndarray, intercept: float = 0.0) -> float:
         """Return the criterion only."""

@@ -13,20 +13,19 @@ from dataclasses import replace
 
 import numpy as np
 
-from hyperlasso.hypergradients.block_system import ActiveGroupSystem
+from hyperlasso.hypergradients.block_system import ActiveGroupSystem, structured_solver
 from hyperlasso.hypergradients.methods import Context, MethodOutput, criterion_on_support
 from hyperlasso.hypergradients.restricted import choose_linear_solver, factorize
 from hyperlasso.inner.block import BlockSolution, measure_block_optimality, solve_block
 
-#: Newton steps of polish at most; each squares the relative error of the point.
-MAX_NEWTON_STEPS = 6
+#: Chord steps of polish at most; each multiplies the error by about the
+#: relative distance to the solution.
+MAX_NEWTON_STEPS = 12
+#: Polish stops when a step shrinks the optimality map by less than this factor.
+STALL_RATIO = 0.9
 #: Polish stops when the optimality map is below this times the penalty scale
 #: (a few units of rounding of its terms, which are of that scale).
 NEWTON_RTOL = 1e-14
-#: Iterative refinement of a solve on a nearby factorization: relative residual
-#: (rounding level of the matrix-vector product) and the most rounds tried.
-REFINE_RTOL = 1e-14
-MAX_REFINE = 8
 #: Relative slack of the off-support optimality check after the Newton steps.
 POLISH_SLACK = 1e-8
 
@@ -69,28 +68,44 @@ def block_implicit(ctx: Context) -> MethodOutput:
     """Implicit differentiation: one adjoint solve on the active groups."""
     solution = block_solution(ctx)
     system = ActiveGroupSystem.at(ctx.problem, solution.coef, solution.intercept)
-    linear_solver = choose_linear_solver(ctx.linear_solver, system.size)
-    value, gradient = _adjoint_gradient(ctx, system, factorize(system, linear_solver))
+    linear_solver = choose_linear_solver(ctx.linear_solver, system.direct_size)
+    value, gradient = _adjoint_gradient(ctx, system, block_solver(system, linear_solver))
     return MethodOutput(solution, value, gradient, linear_solver)
 
 
+def block_solver(system: ActiveGroupSystem, linear_solver: str):
+    """solve(r) = H^{-1} r: the structured direct solve ("cholesky") or CG.
+
+    The direct solve factorizes |F| x |F| matrices (``structured_solver``); if
+    they are not positive definite (collinear active features and no l2 term),
+    the dense system's Cholesky, with its least-squares fallback and warning,
+    takes over.
+    """
+    if linear_solver == "cg":
+        return factorize(system, "cg")
+    try:
+        return structured_solver(system)
+    except np.linalg.LinAlgError:
+        return factorize(system, "cholesky")
+
+
 def block_polish(ctx: Context) -> MethodOutput:
-    """Newton steps on the active-group system, then implicit differentiation.
+    """Newton-type steps on the active-group system, then implicit differentiation.
 
     The penalty's curvature lam_g (I - u u^T) / ||W_g|| moves with the point, so
-    one step is not exact as for the Lasso; Newton's quadratic convergence takes
-    a gap-1e-6 solution to rounding level in two or three steps. H is factorized
-    once, at the solver's point; the Newton systems and the adjoint at the moved
-    points are solved exactly by iterative refinement on that factorization
-    (``refined_solver``). The steps are refused (plain implicit at the solver's
-    point) if a group would collapse towards zero or an inactive group would
-    violate its optimality condition.
+    one step is not exact as for the Lasso. H is factorized at the solver's point
+    and reused for the steps (chord iterations: linear convergence at a rate of
+    the order of the distance to the solution, rounding level in a few steps
+    from a gap of 1e-6 to 1e-8); the adjoint is then solved with H factorized at
+    the polished point, so the gradient is exact. The steps are refused (plain
+    implicit at the solver's point) if an active group would shrink towards zero
+    or an inactive group would violate its optimality condition.
     """
     solution = block_solution(ctx)
     system = ActiveGroupSystem.at(ctx.problem, solution.coef, solution.intercept)
-    linear_solver = choose_linear_solver(ctx.linear_solver, system.size)
-    base = factorize(system, linear_solver)
-    polished, n_steps, reason = _newton(ctx, system, base, linear_solver)
+    linear_solver = choose_linear_solver(ctx.linear_solver, system.direct_size)
+    base = block_solver(system, linear_solver)
+    polished, n_steps, reason = _newton(ctx, system, base)
     if reason:
         value, gradient = _adjoint_gradient(ctx, system, base)
         return MethodOutput(solution, value, gradient, linear_solver,
@@ -99,26 +114,26 @@ def block_polish(ctx: Context) -> MethodOutput:
     opt = measure_block_optimality(ctx.problem, polished.coef, b_int, polished.R)
     solution = replace(solution, coef=polished.coef, intercept=polished.intercept,
                        gap=opt.gap, kkt=opt.kkt)
-    solver = refined_solver(polished, base, linear_solver) if n_steps else base
+    solver = block_solver(polished, linear_solver) if n_steps else base
     value, gradient = _adjoint_gradient(ctx, polished, solver)
     return MethodOutput(solution, value, gradient, linear_solver,
-                        note=f"{n_steps} Newton steps on the active groups")
+                        note=f"{n_steps} chord-Newton steps on the active groups")
 
 
-def _newton(ctx: Context, system: ActiveGroupSystem, base, linear_solver: str):
-    """Newton iterations on the optimality map: (final system, steps, reason).
+def _newton(ctx: Context, system: ActiveGroupSystem, solver):
+    """Chord iterations on the optimality map: (final system, steps, reason).
 
     Stops when the map is at rounding level (``NEWTON_RTOL`` times the penalty
-    scale), stops shrinking by half (rounding reached) or after
+    scale), stops shrinking (by ``STALL_RATIO``: rounding reached) or after
     ``MAX_NEWTON_STEPS``; ``reason`` says why the steps are refused ("" if not).
     """
     scale = max(float(np.max(np.abs(ctx.problem.lam))), 1e-300)
-    current, previous, solver = system, np.inf, base
+    current, previous = system, np.inf
     old_norms = ctx.problem.groups.norms(system.coef)[system.active]
     for step in range(MAX_NEWTON_STEPS + 1):
         residual = current.optimality_map()
         size = float(np.max(np.abs(residual), initial=0.0))
-        if size <= NEWTON_RTOL * scale or size > 0.5 * previous or \
+        if size <= NEWTON_RTOL * scale or size > STALL_RATIO * previous or \
                 step == MAX_NEWTON_STEPS:
             break
         coef, intercept = current.moved(solver(residual))
@@ -127,31 +142,7 @@ def _newton(ctx: Context, system: ActiveGroupSystem, base, linear_solver: str):
         if np.any(ctx.problem.groups.norms(coef)[system.active] < 0.5 * old_norms):
             return system, step, "an active group shrank towards zero"
         current, previous = current.at_point(coef, intercept), size
-        solver = refined_solver(current, base, linear_solver)
     return current, step, _off_support_violation(ctx, current)
-
-
-def refined_solver(system: ActiveGroupSystem, base, linear_solver: str):
-    """solve(r) = H^{-1} r at ``system``, refining on ``base``, a nearby H's solve.
-
-    Each refinement multiplies the error by ||I - H_base^{-1} H||, of the order of
-    the distance between the two points (1e-4 after a gap-1e-8 solve), so a few
-    matrix-vector products replace a new factorization. If refinement does not
-    reach ``REFINE_RTOL`` in ``MAX_REFINE`` rounds, H is factorized afresh.
-    """
-    if linear_solver == "cg":
-        return factorize(system, linear_solver)
-
-    def solve(r: np.ndarray) -> np.ndarray:
-        v = base(r)
-        target = REFINE_RTOL * max(float(np.linalg.norm(r)), 1e-300)
-        for _ in range(MAX_REFINE):
-            correction = r - system.matvec(v)
-            if np.linalg.norm(correction) <= target:
-                return v
-            v = v + base(correction)
-        return factorize(system, linear_solver)(r)
-    return solve
 
 
 def _off_support_violation(ctx: Context, system: ActiveGroupSystem) -> str:
