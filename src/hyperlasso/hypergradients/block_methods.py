@@ -76,13 +76,14 @@ def block_implicit(ctx: Context) -> MethodOutput:
 def block_solver(system: ActiveGroupSystem, linear_solver: str):
     """solve(r) = H^{-1} r: the structured direct solve ("cholesky") or CG.
 
-    The direct solve factorizes |F| x |F| matrices (``structured_solver``); if
+    With several tasks the direct solve factorizes |F| x |F| matrices
+    (``structured_solver``) instead of H's (|F| T)^2; with one task, H itself. If
     they are not positive definite (collinear active features and no l2 term),
     the dense system's Cholesky, with its least-squares fallback and warning,
     takes over.
     """
-    if linear_solver == "cg":
-        return factorize(system, "cg")
+    if linear_solver == "cg" or system.n_tasks == 1:  # T = 1: H is |F| x |F| already
+        return factorize(system, linear_solver)
     try:
         return structured_solver(system)
     except np.linalg.LinAlgError:

@@ -44,10 +44,11 @@ class Groups:
         """
         if isinstance(groups, Groups):
             members = [groups.members(g) for g in range(groups.n_groups)]
-        elif _is_labels(groups, n_features):
-            labels = np.asarray(groups)
-            _, codes = np.unique(labels, return_inverse=True)
-            members = [np.flatnonzero(codes == c) for c in range(codes.max() + 1)]
+        elif _is_labels(groups, n_features):  # a partition by construction
+            _, codes = np.unique(np.asarray(groups), return_inverse=True)
+            indices = np.argsort(codes, kind="stable").astype(np.intp)
+            counts = np.bincount(codes)
+            return cls(indices, np.concatenate([[0], np.cumsum(counts)]).astype(np.intp))
         else:
             members = [_index_array(g, n_features, name, k) for k, g in enumerate(groups)]
         return cls._from_members(members, n_features, name)
