@@ -66,13 +66,19 @@ def check_vector(y, n_samples: int, name: str = "y", matrix: str = "X") -> np.nd
         y = y[:, 0]
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1-D (n_samples,), got shape {y.shape}.")
+    return _finite_rows(y, n_samples, name, matrix, lambda a: a.astype(np.float64))
+
+
+def _finite_rows(y, n_samples: int, name: str, matrix: str, convert) -> np.ndarray:
+    """``convert(y)`` (to float64) after checking its rows against ``matrix``'s, and
+    checked finite; errors name ``name``."""
     if y.shape[0] != n_samples:
         raise ValueError(
             f"{name} has {y.shape[0]} samples but {matrix} has {n_samples}: shapes "
             "mismatch."
         )
     try:
-        y = y.astype(np.float64)
+        y = convert(y)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be numeric: {exc}") from None
     if not _all_finite(y):
@@ -86,17 +92,7 @@ def check_target_matrix(Y, n_samples: int, name: str = "Y",
     Y = np.asarray(Y)
     if Y.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_tasks), got shape {Y.shape}.")
-    if Y.shape[0] != n_samples:
-        raise ValueError(
-            f"{name} has {Y.shape[0]} samples but {matrix} has {n_samples}: shapes "
-            "mismatch."
-        )
     if Y.shape[1] < 1:
         raise ValueError(f"{name} must have at least one task (column).")
-    try:
-        Y = np.ascontiguousarray(Y, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric: {exc}") from None
-    if not _all_finite(Y):
-        raise ValueError(f"{name} contains NaN or inf.")
-    return Y
+    return _finite_rows(Y, n_samples, name, matrix,
+                        lambda a: np.ascontiguousarray(a, dtype=np.float64))

@@ -9,16 +9,12 @@ import numpy as np
 
 from hyperlasso._validation import check_matrix, check_vector
 from hyperlasso.hypergradients import iterative, methods, smooth
-from hyperlasso.hypergradients.block_api import (
-    block_context,
-    is_block_model,
-    make_block_model,
-    run_block_method,
-)
+from hyperlasso.hypergradients.block_api import block_context, run_block_method
 from hyperlasso.hypergradients.graphical import graphical_hypergradient
 from hyperlasso.hypergradients.methods import Context, JacobianState
 from hyperlasso.hypergradients.restricted import choose_linear_solver
 from hyperlasso.hypergradients.smooth import SMOOTH_MODELS, SmoothModel
+from hyperlasso.inner.block_models import make_block_model, names_block_model
 from hyperlasso.inner.graphical import GraphicalLasso, empirical_covariance
 from hyperlasso.inner.models import Model, make_model
 from hyperlasso.inner.problem import Design
@@ -167,7 +163,7 @@ def hypergradient(
         raise ValueError("preconditioner= applies to the smooth models ('ridge', "
                          "'l2_logreg') only.")
     X = check_matrix(X, "X")
-    if is_block_model(model):
+    if names_block_model(model):
         model = make_block_model(model)
         y = model.check_target(y, X.shape[0])
     else:
@@ -245,7 +241,7 @@ def hypergradient_on(
     """
     settings = settings.resolved()
     _check_criterion(criterion, design.shape[1])
-    if is_block_model(model):
+    if names_block_model(model):
         ctx = block_context(model, criterion, alpha, design, y, settings, warm_start,
                             given)
         return _result(ctx, run_block_method(ctx, settings.method), settings.method,

@@ -13,7 +13,7 @@ from hyperlasso.hypergradients.block_iterative import (
 )
 from hyperlasso.hypergradients.block_methods import block_implicit, block_polish
 from hyperlasso.hypergradients.methods import Context
-from hyperlasso.inner.block_models import BLOCK_MODELS, BlockModel, names_block_model
+from hyperlasso.inner.block_models import BlockModel
 from hyperlasso.inner.problem import Design
 from hyperlasso.inner.threads import single_threaded_blas
 
@@ -24,18 +24,6 @@ BLOCK_METHODS = {
     "implicit_forward": block_implicit_forward,
     "polish": block_polish,
 }
-
-
-def make_block_model(model) -> BlockModel:
-    """Resolve a block model name (``BLOCK_MODELS``) or instance."""
-    if isinstance(model, str):
-        return BLOCK_MODELS[model]()
-    return model
-
-
-def is_block_model(model) -> bool:
-    """Whether ``model`` names or is a block model (multi-task, group)."""
-    return names_block_model(model)
 
 
 def block_context(model: BlockModel, criterion, alpha, design: Design, Y: np.ndarray,

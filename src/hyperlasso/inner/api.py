@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hyperlasso._validation import check_matrix, check_vector
-from hyperlasso.inner.block_models import BLOCK_MODELS, names_block_model
+from hyperlasso.inner.block_models import make_block_model, names_block_model
 from hyperlasso.inner.models import Model, make_model
 from hyperlasso.inner.problem import Design
 from hyperlasso.inner.solver import InnerSolution
@@ -14,7 +14,7 @@ from hyperlasso.inner.solver import InnerSolution
 def _validated(model, X, y):
     X = check_matrix(X, "X")
     if names_block_model(model):
-        model = BLOCK_MODELS[model]() if isinstance(model, str) else model
+        model = make_block_model(model)
         return model, Design.of(X, model.fit_intercept), model.check_target(y, X.shape[0])
     model = make_model(model)
     return (model, Design.of(X, model.fit_intercept),

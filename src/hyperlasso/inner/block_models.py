@@ -259,3 +259,8 @@ def names_block_model(model) -> bool:
     if isinstance(model, str):
         return model in BLOCK_MODELS
     return getattr(model, "kind", None) == "block"
+
+
+def make_block_model(model) -> BlockModel:
+    """Resolve a block model name (``BLOCK_MODELS``) or instance."""
+    return BLOCK_MODELS[model]() if isinstance(model, str) else model
