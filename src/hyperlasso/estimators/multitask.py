@@ -32,7 +32,25 @@ _MULTITASK_ATTRIBUTES = """
 """
 
 
-class _MultiTaskMixin:
+#: First step of the block estimators' L-BFGS in log(alpha). From the default start
+#: alpha_max / 10 the unit step of the Lasso estimators overshot to alpha_max / 27
+#: on the tuning benchmark, where the active groups, the inner solve and the
+#: hypergradient system are largest: MultiTaskLassoCV on 300 x 2000 x 20 took
+#: 2.5 s with a unit step and 1.25 s with 0.3, at the same CV loss (1e-6 relative).
+BLOCK_FIRST_STEP = 0.3
+
+
+class _BlockSearchMixin:
+    """L-BFGS with the block models' shorter first step (``BLOCK_FIRST_STEP``)."""
+
+    def _optimizer_options(self) -> dict:
+        options = super()._optimizer_options()
+        if self.optimizer == "lbfgs":
+            options["first_step"] = BLOCK_FIRST_STEP
+        return options
+
+
+class _MultiTaskMixin(_BlockSearchMixin):
     """Fit on a 2-D target; coefficients transposed to scikit-learn's (T, p)."""
 
     _multi_output = True
@@ -80,7 +98,7 @@ class WeightedMultiTaskLassoCV(_MultiTaskMixin, WeightedLassoCV):
         return WeightedMultiTaskLasso(fit_intercept=self.fit_intercept)
 
 
-class _GroupMixin:
+class _GroupMixin(_BlockSearchMixin):
     """Groups and group weights as estimator parameters; 1-D coefficients."""
 
     def _target(self, y):
