@@ -14,7 +14,11 @@ from hyperlasso.hypergradients.graphical import graphical_hypergradient
 from hyperlasso.hypergradients.methods import Context, JacobianState
 from hyperlasso.hypergradients.restricted import choose_linear_solver
 from hyperlasso.hypergradients.smooth import SMOOTH_MODELS, SmoothModel
-from hyperlasso.inner.block_models import make_block_model, names_block_model
+from hyperlasso.inner.block_models import (
+    BLOCK_MODELS,
+    make_block_model,
+    names_block_model,
+)
 from hyperlasso.inner.graphical import GraphicalLasso, empirical_covariance
 from hyperlasso.inner.models import Model, make_model
 from hyperlasso.inner.problem import Design
@@ -155,13 +159,33 @@ def hypergradient(
     -------
     HypergradientResult
     """
-    if model in GRAPHICAL_NAMES or isinstance(model, GraphicalLasso):
-        return _graphical(model, criterion, alpha, X, y, method, tol, warm_start)
-    if model in SMOOTH_MODELS or isinstance(model, SmoothModel):
-        return _smooth(model, criterion, alpha, X, y, method, coef, preconditioner)
-    if preconditioner is not None:
+    kind = model_kind(model)
+    if preconditioner is not None and kind != "smooth":
         raise ValueError("preconditioner= applies to the smooth models ('ridge', "
                          "'l2_logreg') only.")
+    if kind == "graphical":
+        return _graphical(model, criterion, alpha, X, y, method, tol, warm_start)
+    if kind == "smooth":
+        return _smooth(model, criterion, alpha, X, y, method, coef, preconditioner)
+    settings = Settings(method, tol, stop, linear_solver, max_iter)
+    given = None if coef is None else (coef, intercept)
+    return _sparse(model, criterion, alpha, X, y, settings, warm_start, given)
+
+
+def model_kind(model) -> str:
+    """"graphical", "smooth", "block" or "separable": the stack that serves ``model``
+    (a name, or an instance's ``kind`` attribute)."""
+    if isinstance(model, str):
+        for kind, names in (("graphical", GRAPHICAL_NAMES), ("smooth", SMOOTH_MODELS),
+                            ("block", BLOCK_MODELS)):
+            if model in names:
+                return kind
+        return "separable"  # make_model names the known models if it is not one
+    return getattr(model, "kind", "separable")
+
+
+def _sparse(model, criterion, alpha, X, y, settings, warm_start, given):
+    """The separable and block models: validated data, then ``hypergradient_on``."""
     X = check_matrix(X, "X")
     if names_block_model(model):
         model = make_block_model(model)
@@ -169,8 +193,6 @@ def hypergradient(
     else:
         model = make_model(model)
         y = check_vector(model.check_target(y), X.shape[0], "y")
-    settings = Settings(method, tol, stop, linear_solver, max_iter)
-    given = None if coef is None else (coef, intercept)
     design = Design.of(X, model.fit_intercept)
     return hypergradient_on(model, criterion, alpha, design, y, settings, warm_start, given)
 

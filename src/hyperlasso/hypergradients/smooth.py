@@ -46,6 +46,8 @@ class SmoothModel:
     """A smooth inner model: ``"ridge"`` or ``"l2_logreg"`` (no intercept)."""
 
     name: str = "ridge"
+    #: The stack of ``hypergradient`` that serves it.
+    kind = "smooth"
 
     def __post_init__(self):
         if self.name not in SMOOTH_MODELS:

@@ -299,6 +299,9 @@ class GraphicalLasso:
         Whether the diagonal of the precision matrix is penalized.
     """
 
+    #: The stack of ``hypergradient`` that serves it.
+    kind = "graphical"
+
     penalty: str = "scalar"
     penalize_diagonal: bool = False
     name = "graphical_lasso"
