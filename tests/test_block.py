@@ -644,3 +644,32 @@ def test_all_methods_agree(case):
             assert results[a].value == pytest.approx(results[b].value, rel=1e-9)
         np.testing.assert_array_equal(results[a].solution.support,
                                       results["polish"].solution.support)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("name", ["group_lasso", "multitask_lasso",
+                                  "multitask_elastic_net"])
+def test_dense_system_is_its_matvec(name, fit_intercept):
+    """H formed densely (all groups' rank-one terms at once) equals H applied to the
+    unit vectors, and the structured Woodbury solve inverts it: both are sums of
+    O(1) terms, so rounding level (1e-12 relative) is the tolerance."""
+    from hyperlasso.hypergradients.block_system import ActiveGroupSystem, structured_solver
+    from hyperlasso.inner.block import solve_block
+    from hyperlasso.inner.problem import Design
+
+    model, X, Y, _, _ = _problem(name, "dense", fit_intercept, seed=9)
+    alpha = model.check_alpha(_scaled_alpha(name, hl.alpha_max(model, X, Y), 0.2),
+                              X.shape[1])
+    problem = model.problem(alpha, Design.of(X, fit_intercept), model.check_target(
+        Y, X.shape[0]))
+    solution = solve_block(problem, tol=1e-10)
+    system = ActiveGroupSystem.at(problem, solution.coef, solution.intercept)
+    assert system.active.size > 1
+    H = system.dense()
+    columns = np.column_stack([system.matvec(e) for e in np.eye(system.size)])
+    scale = np.max(np.abs(H))
+    np.testing.assert_allclose(H, columns, rtol=0, atol=1e-12 * scale)
+    r = np.random.default_rng(0).standard_normal(system.size)
+    if system.n_tasks > 1:
+        np.testing.assert_allclose(H @ structured_solver(system)(r), r, rtol=0,
+                                   atol=1e-10 * np.max(np.abs(r)))

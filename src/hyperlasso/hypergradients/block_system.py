@@ -80,13 +80,6 @@ class ActiveGroupSystem:
         return (self.features.size + int(self.problem.fit_intercept)) * self.n_tasks
 
     @cached_property
-    def _slices(self) -> list[slice]:
-        """Rows of each active group within W_F."""
-        sizes = self.problem.groups.sizes[self.active]
-        ends = np.cumsum(sizes)
-        return [slice(e - s, e) for s, e in zip(sizes, ends, strict=True)]
-
-    @cached_property
     def _row_group(self) -> np.ndarray:
         """Index into ``active`` of the group of each row of W_F."""
         return np.repeat(np.arange(self.active.size),
@@ -154,36 +147,24 @@ class ActiveGroupSystem:
     def dense(self) -> np.ndarray:
         """H as a dense (size, size) array."""
         m, T = self.features.size, self.n_tasks
-        H = np.zeros((m * T, m * T))
-        for t in range(T):  # (gram (x) I_T) without the Kronecker product
-            H[t::T, t::T] = self._gram()
-        diagonal = np.arange(m * T)
-        H[diagonal, diagonal] += self.problem.l2 + np.repeat(self._lam_over_norm, T)
-        u_F = self._directions
-        if self.problem.groups.are_singletons:  # one T x T block per row of W_F
-            blocks = H.reshape(m, T, m, T)  # a view: H is contiguous
-            rows = np.arange(m)
-            blocks[rows, :, rows, :] -= self._lam_over_norm[:, None, None] * (
-                u_F[:, :, None] * u_F[:, None, :])
-            return self._with_intercept(H)
-        for k, rows in enumerate(self._slices):
-            u = u_F[rows].ravel()
-            block = slice(rows.start * T, rows.stop * T)
-            H[block, block] -= self.problem.lam[self.active[k]] / self._norms[k] * \
-                np.outer(u, u)
-        return self._with_intercept(H)
-
-    def _with_intercept(self, H_W: np.ndarray) -> np.ndarray:
-        """H from its block in W_F: the intercept rows and columns added."""
-        if not self.problem.fit_intercept:
-            return H_W
-        m, T = self.features.size, self.n_tasks
         H = np.zeros((self.size, self.size))
-        H[:m * T, :m * T] = H_W
-        sums = np.asarray(self.X_F.sum(axis=0)).ravel() / self.problem.n_samples
-        H[:m * T, m * T:] = np.kron(sums[:, None], np.eye(T))
-        H[m * T:, :m * T] = H[:m * T, m * T:].T
-        H[m * T:, m * T:] = np.eye(T)
+        H_W = H[:m * T, :m * T]  # a view
+        for t in range(T):  # (gram (x) I_T) without the Kronecker product
+            H_W[t::T, t::T] = self._gram()
+        # blockdiag_g(lam_g (I - u_g u_g^T) / ||W_g||) on the entries of vec(W_F),
+        # the rank-one terms of all groups at once: entries of one group only.
+        weight = np.repeat(self._lam_over_norm, T)
+        u = self._directions.ravel()
+        group = np.repeat(self._row_group, T)
+        H_W -= np.where(group[:, None] == group[None, :],
+                        np.outer(weight * u, u), 0.0)
+        diagonal = np.arange(m * T)
+        H_W[diagonal, diagonal] += self.problem.l2 + weight
+        if self.problem.fit_intercept:
+            sums = np.asarray(self.X_F.sum(axis=0)).ravel() / self.problem.n_samples
+            H[:m * T, m * T:] = np.kron(sums[:, None], np.eye(T))
+            H[m * T:, :m * T] = H[:m * T, m * T:].T
+            H[m * T:, m * T:] = np.eye(T)
         return H
 
     def optimality_map(self) -> np.ndarray:
