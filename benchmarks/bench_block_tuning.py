@@ -141,7 +141,7 @@ def environment() -> dict:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=RESULTS.parent).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "src"], capture_output=True,
-                           text=True, cwd=RESULTS.parent).stdout.strip()
+                           text=True, cwd=RESULTS.parent.parent).stdout.strip()
     return {"hyperlasso": hl.__version__, "numpy": np.__version__,
             "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
             "python": platform.python_version(), "cpu_count": os.cpu_count(),

@@ -178,3 +178,36 @@ def test_lbfgs_first_step_bounds_the_first_move(first_step):
 def test_lbfgs_first_step_must_be_positive(first_step):
     with pytest.raises(ValueError, match="first_step must be a positive number"):
         make_optimizer("lbfgs", first_step=first_step)
+
+
+class Wavy:
+    """f(theta) = (theta - 0.3)^2 + 1e-3 sin(40 theta): a minimum near 0.3 with
+    small ripples, on which L-BFGS-B's own tests spend evaluations on tiny steps."""
+
+    def value_and_grad(self, theta):
+        t = float(theta[0])
+        value = (t - 0.3) ** 2 + 1e-3 * np.sin(40 * t)
+        return Evaluation(value, np.array([2 * (t - 0.3) + 0.04 * np.cos(40 * t)]),
+                          n_inner=1, support_size=1.0)
+
+    def value(self, theta):
+        return Evaluation(self.value_and_grad(theta).value, None, 1, 1.0)
+
+
+def test_lbfgs_xtol_stops_after_a_small_step():
+    """With ``xtol`` the search stops at the first iteration that moves theta by
+    less than xtol; it ends where the run without it ends, within 10 xtol, in
+    fewer evaluations."""
+    bounds, start = np.array([[-10.0, 10.0]]), np.array([3.0])
+    plain = make_optimizer("lbfgs").minimize(Wavy(), start, bounds)
+    short = make_optimizer("lbfgs", xtol=1e-2).minimize(Wavy(), start, bounds)
+    assert short.message.startswith("converged: step in theta below xtol")
+    assert len(short.history.theta) < len(plain.history.theta)
+    assert short.theta[0] == pytest.approx(plain.theta[0], abs=0.1)
+    assert abs(short.history.theta[1, 0] - start[0]) > 1e-2  # not stopped at once
+
+
+@pytest.mark.parametrize("xtol", [0.0, -1.0, np.nan])
+def test_lbfgs_xtol_must_be_positive(xtol):
+    with pytest.raises(ValueError, match="xtol must be a positive number or None"):
+        make_optimizer("lbfgs", xtol=xtol)

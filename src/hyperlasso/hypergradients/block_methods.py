@@ -13,7 +13,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from hyperlasso.hypergradients.block_system import ActiveGroupSystem, structured_solver
+from hyperlasso.hypergradients.block_system import (
+    ActiveGroupSystem,
+    low_rank_applies,
+    low_rank_solver,
+    structured_solver,
+)
 from hyperlasso.hypergradients.methods import Context, MethodOutput, criterion_on_support
 from hyperlasso.hypergradients.restricted import choose_linear_solver, factorize
 from hyperlasso.inner.block import BlockSolution, measure_block_optimality, solve_block
@@ -86,15 +91,18 @@ def block_solver(system: ActiveGroupSystem, linear_solver: str):
     """solve(r) = H^{-1} r: the structured direct solve ("cholesky") or CG.
 
     With several tasks the direct solve factorizes |F| x |F| matrices
-    (``structured_solver``) instead of H's (|F| T)^2; with one task, H itself. If
-    they are not positive definite (collinear active features and no l2 term),
-    the dense system's Cholesky, with its least-squares fallback and warning,
-    takes over.
+    (``structured_solver``) instead of H's (|F| T)^2; with one task and more
+    active features than samples plus groups, an LU of order n + |A|
+    (``low_rank_solver``); otherwise H itself. If these fail (collinear active
+    features and no l2 term), the dense system's Cholesky, with its
+    least-squares fallback and warning, takes over.
     """
-    if linear_solver == "cg" or system.n_tasks == 1:  # T = 1: H is |F| x |F| already
+    if linear_solver == "cg":
         return factorize(system, linear_solver)
+    if system.n_tasks == 1 and not low_rank_applies(system):
+        return factorize(system, linear_solver)  # H is |F| x |F| already
     try:
-        return structured_solver(system)
+        return (low_rank_solver if system.n_tasks == 1 else structured_solver)(system)
     except np.linalg.LinAlgError:
         return factorize(system, "cholesky")
 
@@ -116,13 +124,11 @@ def block_polish(ctx: Context) -> MethodOutput:
     system = ActiveGroupSystem.at(ctx.problem, solution.coef, solution.intercept)
     linear_solver = choose_linear_solver(ctx.linear_solver, system.direct_size)
     base = block_solver(system, linear_solver)
-    polished, n_steps, reason = _newton(ctx, system, base)
+    polished, n_steps, reason, opt = _newton(ctx, system, base)
     if reason:
         value, gradient = _adjoint_gradient(ctx, system, base)
         return MethodOutput(solution, value, gradient, linear_solver,
                             note=f"polish rejected ({reason}); implicit")
-    b_int = ctx.problem.internal_intercept(polished.coef, polished.intercept)
-    opt = measure_block_optimality(ctx.problem, polished.coef, b_int, polished.R)
     solution = replace(solution, coef=polished.coef, intercept=polished.intercept,
                        gap=opt.gap, kkt=opt.kkt)
     solver = base
@@ -151,7 +157,8 @@ def refined_solver(system: ActiveGroupSystem, base, linear_solver: str):
 
 
 def _newton(ctx: Context, system: ActiveGroupSystem, solver):
-    """Chord iterations on the optimality map: (final system, steps, reason).
+    """Chord iterations on the optimality map: (final system, steps, reason,
+    optimality at the final point or None).
 
     Stops when the map is at rounding level (``NEWTON_RTOL`` times the penalty
     scale), stops shrinking (by ``STALL_RATIO``: rounding reached) or after
@@ -168,17 +175,17 @@ def _newton(ctx: Context, system: ActiveGroupSystem, solver):
             break
         coef, intercept = current.moved(solver(residual))
         if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
-            return system, step, "non-finite Newton step"
+            return system, step, "non-finite Newton step", None
         if np.any(ctx.problem.groups.norms(coef)[system.active] < 0.5 * old_norms):
-            return system, step, "an active group shrank towards zero"
+            return system, step, "an active group shrank towards zero", None
         current, previous = current.at_point(coef, intercept), size
-    return current, step, _off_support_violation(ctx, current)
-
-
-def _off_support_violation(ctx: Context, system: ActiveGroupSystem) -> str:
     problem = ctx.problem
-    b_int = problem.internal_intercept(system.coef, system.intercept)
-    opt = measure_block_optimality(problem, system.coef, b_int)
+    b_int = problem.internal_intercept(current.coef, current.intercept)
+    opt = measure_block_optimality(problem, current.coef, b_int, current.R)
+    return current, step, _off_support_violation(problem, current, opt), opt
+
+
+def _off_support_violation(problem, system: ActiveGroupSystem, opt) -> str:
     inactive = np.ones(problem.groups.n_groups, dtype=bool)
     inactive[system.active] = False
     if np.any(opt.violations[inactive] > POLISH_SLACK * problem.lam[inactive]):

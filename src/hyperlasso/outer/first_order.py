@@ -171,17 +171,25 @@ class LBFGS:
     first_step : float, default=1.0
         Largest change of a component of theta in scipy's first step (the
         objective is divided by the start's largest gradient over this).
+    xtol : float or None, default=None
+        Stop when an iteration moves every component of theta by less than
+        ``xtol`` (theta = log(alpha): 1e-2 is a 1 % change of alpha). Quasi-Newton
+        steps shrink faster than linearly near the optimum, so the distance left
+        is then well below ``xtol``. None: scipy's tests and ``patience`` only.
     """
 
     max_iter: int = 50
     tol: float = 1e-6
     patience: int = 5
     first_step: float = 1.0
+    xtol: float | None = None
 
     def __post_init__(self):
         if not (np.isfinite(self.first_step) and self.first_step > 0):
             raise ValueError("first_step must be a positive number, got "
                              f"{self.first_step}.")
+        if self.xtol is not None and not (np.isfinite(self.xtol) and self.xtol > 0):
+            raise ValueError(f"xtol must be a positive number or None, got {self.xtol}.")
 
     def minimize(self, fun, theta0, bounds, callback=None) -> OuterResult:
         """Minimize ``fun`` from ``theta0`` within ``bounds`` (shape (n, 2))."""
@@ -199,13 +207,18 @@ class LBFGS:
             stall.observe(value)
             return value * scale, grad * scale
 
+        steps = _StepGuard(self.xtol, start)
         try:
             result = minimize(scaled_value_and_grad, start, jac=True, method="L-BFGS-B",
-                              bounds=bounds, options={"maxiter": self.max_iter,
-                                                      "ftol": self.tol, "gtol": self.tol})
+                              bounds=bounds, callback=steps.observe,
+                              options={"maxiter": self.max_iter, "ftol": self.tol,
+                                       "gtol": self.tol})
         except _Stalled:
             return rec.result(stall.n_evaluations, f"stalled: {self.patience} evaluations "
                               "without a relative decrease above tol")
+        except _SmallStep:
+            return rec.result(steps.n_iter, f"converged: step in theta below xtol "
+                              f"({self.xtol:g})")
         return rec.result(int(result.nit), str(result.message))
 
 
@@ -235,6 +248,26 @@ class _StallGuard:
         self.since += 1
         if self.since >= self.patience:
             raise _Stalled
+
+
+class _SmallStep(Exception):
+    """Raised inside scipy's loop when an iteration moved theta by less than xtol."""
+
+
+class _StepGuard:
+    """scipy's per-iteration callback: raises ``_SmallStep`` after an iteration
+    that moved every component of theta by less than ``xtol`` (if not None)."""
+
+    def __init__(self, xtol: float | None, start: np.ndarray):
+        self.xtol, self.previous, self.n_iter = xtol, np.array(start, dtype=float), 0
+
+    def observe(self, intermediate_result) -> None:
+        self.n_iter += 1
+        theta = np.asarray(intermediate_result.x, dtype=float)
+        moved = float(np.max(np.abs(theta - self.previous), initial=0.0))
+        self.previous = theta.copy()
+        if self.xtol is not None and moved < self.xtol:
+            raise _SmallStep
 
 
 def _unit_gradient_scale(value: float, grad: np.ndarray) -> float:
