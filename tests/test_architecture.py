@@ -93,3 +93,39 @@ def test_no_isinstance_on_a_model_outside_the_models(path):
 def test_modules_are_short(path):
     n_lines = len(path.read_text().splitlines())
     assert n_lines <= MAX_MODULE_LINES, f"{path.name} has {n_lines} lines"
+
+
+#: Issue 10: kernels take the packed datafit, penalty and state, not their parts.
+MAX_KERNEL_ARGUMENTS = 8
+
+
+def _is_kernel(function: ast.FunctionDef) -> bool:
+    """Decorated with numba's njit / jit / overload (the compiled code)."""
+    for decorator in function.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        name = (target.attr if isinstance(target, ast.Attribute)
+                else getattr(target, "id", ""))
+        if name in {"njit", "jit", "overload", "generated_jit"}:
+            return True
+    return False
+
+
+def _kernels(tree: ast.AST):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and _is_kernel(node):
+            yield node
+
+
+def test_kernels_are_found():
+    """The scan sees the coordinate-descent kernels (a scan that finds nothing
+    would pass every module)."""
+    tree = ast.parse((PACKAGE / "inner" / "_cd.py").read_text())
+    names = {f.name for f in _kernels(tree)}
+    assert {"cd_epoch", "solve_subproblem", "violations"} <= names
+
+
+@pytest.mark.parametrize("path", ALL_MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_kernel_has_more_than_eight_arguments(path):
+    too_many = {f.name: len(f.args.args) for f in _kernels(ast.parse(path.read_text()))
+                if len(f.args.args) > MAX_KERNEL_ARGUMENTS}
+    assert not too_many, f"{path.name}: kernels with more than 8 arguments {too_many}"

@@ -286,7 +286,7 @@ def _sparse_run(case, methods, targets, seed, max_iter, start_distance):
     reference = np.atleast_1d(estimator("polish", exact).gradient)
     problem = case.model.problem(case.model.check_alpha(case.alpha, case.X.shape[1]),
                                  _design(case), case.model.check_target(case.y))
-    factor = datafits.LIPSCHITZ_FACTOR[problem.datafit]
+    factor = problem.datafit.lipschitz_factor
     step = case.X.shape[0] / (factor * np.linalg.norm(case.X, 2) ** 2)
     signs = np.sign(exact)
     rng = np.random.default_rng(1000 + seed)
@@ -307,7 +307,7 @@ def _design(case):
 
 def _ista_step(problem, w, step):
     z = problem.linear_predictor(w, 0.0)
-    grad = problem.design.rmatvec(datafits.raw_gradient(problem.datafit, z, problem.y))
+    grad = problem.design.rmatvec(datafits.raw_grad(problem.kernel_datafit, z))
     moved = w - step * grad
     return np.sign(moved) * np.maximum(np.abs(moved) - step * problem.lam, 0.0)
 

@@ -10,7 +10,6 @@ from hyperlasso.criteria.heldout import HeldOutLogistic, HeldOutMSE
 from hyperlasso.criteria.objectives import Fold, FoldObjective
 from hyperlasso.criteria.sure import sure_objective
 from hyperlasso.hypergradients import Settings
-from hyperlasso.inner import datafits
 from hyperlasso.inner.models import Model
 from hyperlasso.inner.problem import Design
 
@@ -54,7 +53,7 @@ def make_objective(criterion, model: Model, X, y: np.ndarray, settings: Settings
 
 
 def _splits(model: Model, X, y, cv) -> list:
-    classifier = model.datafit == datafits.LOGISTIC
+    classifier = model.datafit.classifier
     n_samples = y.shape[0]
     if isinstance(cv, (int, np.integer)):
         if not 2 <= cv <= n_samples:
@@ -69,12 +68,12 @@ def _splits(model: Model, X, y, cv) -> list:
 def _fold(model: Model, X, y, train, test, k: int) -> Fold:
     if len(train) == 0 or len(test) == 0:
         raise ValueError(f"fold {k} of cv has an empty training or validation part.")
-    if model.datafit == datafits.LOGISTIC and np.unique(y[train]).size < 2:
+    if model.datafit.classifier and np.unique(y[train]).size < 2:
         raise ValueError(f"fold {k} of cv has a single class in its training part; "
                          "use fewer folds or stratified splits.")
     rows = X.tocsr() if sp.issparse(X) else X
     X_train, X_test = rows[train], rows[test]
-    loss = HeldOutLogistic if model.datafit == datafits.LOGISTIC else HeldOutMSE
+    loss = HeldOutLogistic if model.datafit.classifier else HeldOutMSE
     return Fold(_design(model, X_train), y[train],
                 loss(X_test, y[test], multi_output=model.multi_output))
 

@@ -78,7 +78,7 @@ def sure_objective(model: Model, design: Design, X, y: np.ndarray, sigma: float 
     random_state : int or None, default=0
         Seed of the Monte-Carlo direction delta.
     """
-    if model.datafit != datafits.QUADRATIC:
+    if model.datafit is not datafits.Quadratic:
         raise ValueError(
             f"criterion='sure' needs a quadratic datafit (lasso, elastic_net, "
             f"weighted_lasso), not {model.name}."

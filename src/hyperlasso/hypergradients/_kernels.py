@@ -11,6 +11,10 @@ so where the new w_j is non-zero its derivatives are: ``factor`` in the old w_j,
 all vanish. The intercept is a coordinate with a column of ones and no penalty.
 Forward mode carries J = dw/dalpha and ZJ = X J + 1 Jb; reverse mode carries the
 adjoint a = c + [X, 1]^T u so that each update costs O(nnz(X_j)).
+
+Arguments are packed as in ``inner._cd``: ``datafit`` (y, lipschitz), ``penalty``
+(lam, l2), ``state`` (w, z, b); and here ``directions`` (dlam, dl2), the derivative
+of the penalty weights in alpha, and ``jacobian`` (J, Jb, ZJ).
 """
 
 from __future__ import annotations
@@ -18,18 +22,23 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from hyperlasso.inner._cd import cd_epoch, intercept_gradient, prox_1d
+from hyperlasso.inner._cd import cd_epoch, prox_1d
 from hyperlasso.inner._design import col_axpy, column
-from hyperlasso.inner.datafits import LIPSCHITZ_FACTOR, col_grad, d2loss
+from hyperlasso.inner.datafits import (
+    gradient_scalar,
+    intercept_grad,
+    lipschitz_factor,
+    sample_hessian,
+)
 
 
 @njit(cache=True, nogil=True)
-def _curved_projection(rows, vals, z, y, kind, ZJ, out):
+def _curved_projection(rows, vals, z, datafit, ZJ, out):
     """out[k] = sum_i X_ij c_i ZJ[i, k] over the column's entries."""
     out[:] = 0.0
     for t in range(rows.shape[0]):
         i = rows[t]
-        weight = vals[t] * d2loss(kind, z[i], y[i])
+        weight = vals[t] * sample_hessian(datafit, z[i], i)
         for k in range(ZJ.shape[1]):
             out[k] += weight * ZJ[i, k]
 
@@ -43,12 +52,17 @@ def _add_to_rows(rows, vals, delta, ZJ):
 
 
 @njit(cache=True, nogil=True)
-def forward_epochs(X, y, kind, w, z, b, lam, l2, lipschitz, fit_intercept,
-                   dlam, dl2, J, Jb, ZJ, n_epochs):
+def forward_epochs(X, datafit, penalty, state, fit_intercept, directions, jacobian,
+                   n_epochs):
     """Run ``n_epochs`` of cyclic CD on all features, propagating J = dw/dalpha.
 
-    J (p, k), Jb (k,), ZJ (n, k) and w, z are updated in place; returns b.
+    J (p, k), Jb (k,), ZJ (n, k) and the state are updated in place.
     """
+    lam, l2 = penalty
+    w, z, b = state
+    dlam, dl2 = directions
+    J, Jb, ZJ = jacobian
+    lipschitz = datafit.lipschitz
     n, p = z.shape[0], w.shape[0]
     all_rows = np.arange(n)
     proj = np.empty(J.shape[1])
@@ -62,9 +76,10 @@ def forward_epochs(X, y, kind, w, z, b, lam, l2, lipschitz, fit_intercept,
             step = 1.0 / lipschitz[j]
             factor = 1.0 / (1.0 + step * l2)
             old = w[j]
-            new = prox_1d(old - step * col_grad(X, j, z, y, kind), step, lam[j], l2)
+            new = prox_1d(old - step * gradient_scalar(X, datafit, z, j), step, lam[j],
+                          l2)
             if new != 0.0:
-                _curved_projection(rows, vals, z, y, kind, ZJ, proj)
+                _curved_projection(rows, vals, z, datafit, ZJ, proj)
                 sign = 1.0 if new > 0 else -1.0
                 for k in range(J.shape[1]):
                     new_row[k] = factor * (J[j, k] - step * proj[k] / n
@@ -77,56 +92,63 @@ def forward_epochs(X, y, kind, w, z, b, lam, l2, lipschitz, fit_intercept,
                 w[j] = new
                 col_axpy(X, j, new - old, z)
         if fit_intercept:
-            step = 1.0 / LIPSCHITZ_FACTOR[kind]
-            _curved_projection(all_rows, ones, z, y, kind, ZJ, proj)
-            shift = -step * intercept_gradient(z, y, kind)
+            step = 1.0 / lipschitz_factor(datafit)
+            _curved_projection(all_rows, ones, z, datafit, ZJ, proj)
+            shift = -step * intercept_grad(datafit, z)
             delta = -step * proj / n
             _add_to_rows(all_rows, ones, delta, ZJ)
             Jb += delta
             z += shift
-            b += shift
-    return b
+            b[0] += shift
 
 
 @njit(cache=True, nogil=True)
-def recorded_epochs(X, y, kind, w, z, b, lam, l2, lipschitz, fit_intercept,
-                    W_out, b_out):
+def recorded_epochs(X, datafit, penalty, state, fit_intercept, W_out, b_out):
     """Run ``len(b_out)`` CD epochs on all features, storing w and b after each."""
+    w, _, b = state
     features = np.arange(w.shape[0])
     for e in range(b_out.shape[0]):
-        b = cd_epoch(X, y, kind, w, z, b, lam, l2, features, lipschitz, fit_intercept)
+        cd_epoch(X, datafit, penalty, state, features, fit_intercept)
         W_out[e] = w
-        b_out[e] = b
-    return b
+        b_out[e] = b[0]
 
 
 @njit(cache=True, nogil=True)
-def _reverse_feature(rows, vals, z, y, kind, state, step, factor, c, u, j):
-    """Adjoint of one feature update; returns (a_j * dnew/dlam_j, a_j * dnew/dl2)."""
+def _reverse_feature(entries, z, datafit, w_j, step, factor, adjoint, j):
+    """Adjoint of one feature update; returns (a_j * dnew/dlam_j, a_j * dnew/dl2).
+
+    ``entries`` is the column (rows, vals), ``adjoint`` the pair (c, u), ``w_j``
+    the feature after the update.
+    """
+    rows, vals = entries
+    c, u = adjoint
     n = z.shape[0]
     a_j = c[j]
     for t in range(rows.shape[0]):
         a_j += vals[t] * u[rows[t]]
-    if state == 0.0:
+    if w_j == 0.0:
         c[j] -= a_j
         return 0.0, 0.0
     c[j] += (factor - 1.0) * a_j
     scale = a_j * factor * step / n
     for t in range(rows.shape[0]):
         i = rows[t]
-        u[i] -= scale * vals[t] * d2loss(kind, z[i], y[i])
-    sign = 1.0 if state > 0 else -1.0
-    return -a_j * factor * step * sign, -a_j * factor * step * state
+        u[i] -= scale * vals[t] * sample_hessian(datafit, z[i], i)
+    sign = 1.0 if w_j > 0 else -1.0
+    return -a_j * factor * step * sign, -a_j * factor * step * w_j
 
 
 @njit(cache=True, nogil=True)
-def backward_pass(X, y, kind, W, B, z, l2, lipschitz, fit_intercept, c, c_b):
+def backward_pass(X, datafit, trajectory, z, l2, fit_intercept, c, c_b):
     """Reverse-mode differentiation through the recorded epochs.
 
-    ``W`` (E + 1, p) and ``B`` (E + 1,) hold the iterates (row 0: the start), ``z``
-    the final linear predictor (overwritten), ``c`` and ``c_b`` the gradient of the
-    criterion at the last iterate. Returns the gradients in lam (p,) and in l2.
+    ``trajectory`` is (W (E + 1, p), B (E + 1,)), the iterates (row 0: the
+    start), ``z`` the final linear predictor (overwritten), ``c`` and ``c_b`` the
+    gradient of the criterion at the last iterate. Returns the gradients in lam
+    (p,) and in l2.
     """
+    W, B = trajectory
+    lipschitz = datafit.lipschitz
     n, p = z.shape[0], W.shape[1]
     all_rows = np.arange(n)
     u = np.zeros(n)
@@ -136,19 +158,19 @@ def backward_pass(X, y, kind, W, B, z, l2, lipschitz, fit_intercept, c, c_b):
         if fit_intercept:
             z -= B[e] - B[e - 1]
             a_b = c_b + np.sum(u)
-            step = 1.0 / LIPSCHITZ_FACTOR[kind]
+            step = 1.0 / lipschitz_factor(datafit)
             for i in range(n):
-                u[i] -= a_b * step / n * d2loss(kind, z[i], y[i])
+                u[i] -= a_b * step / n * sample_hessian(datafit, z[i], i)
         for j in range(p - 1, -1, -1):
             if lipschitz[j] == 0.0:
                 continue
-            rows, vals = column(X, j, all_rows)
+            entries = column(X, j, all_rows)
             delta = W[e, j] - W[e - 1, j]
             if delta != 0.0:
                 col_axpy(X, j, -delta, z)
             step = 1.0 / lipschitz[j]
-            d_lam, d_l2 = _reverse_feature(rows, vals, z, y, kind, W[e, j], step,
-                                           1.0 / (1.0 + step * l2), c, u, j)
+            d_lam, d_l2 = _reverse_feature(entries, z, datafit, W[e, j], step,
+                                           1.0 / (1.0 + step * l2), (c, u), j)
             g_lam[j] += d_lam
             g_l2 += d_l2
     return g_lam, g_l2
@@ -163,14 +185,20 @@ def _max_abs(a):
 
 
 @njit(cache=True, nogil=True)
-def implicit_forward_sweeps(X, S, y, kind, z, coef, l2, dlam_S, dl2, J, Jb, ZJ,
-                            fit_intercept, tol, max_epochs):
+def implicit_forward_sweeps(X, datafit, l2, point, directions, jacobian, fit_intercept,
+                            limits):
     """Gauss-Seidel sweeps on H J = -B restricted to the support S (frozen).
 
-    H = [X_S, 1]^T diag(c) [X_S, 1] / n + l2 I_S, B = [sign(w_S) dlam_S + w_S dl2; 0].
-    J (|S|, k), Jb (k,), ZJ (n, k) are updated in place (warm start). Returns the
-    number of epochs; stops when the largest change is below tol * max|J|.
+    ``point`` is (S, z, coef), ``directions`` (dlam_S, dl2), ``limits`` (tol,
+    max_epochs). H = [X_S, 1]^T diag(c) [X_S, 1] / n + l2 I_S, B = [sign(w_S)
+    dlam_S + w_S dl2; 0]. J (|S|, k), Jb (k,), ZJ (n, k) are updated in place
+    (warm start). Returns the number of epochs; stops when the largest change is
+    below tol * max|J|.
     """
+    S, z, coef = point
+    dlam_S, dl2 = directions
+    J, Jb, ZJ = jacobian
+    tol, max_epochs = limits
     n = z.shape[0]
     all_rows = np.arange(n)
     ones = np.ones(n)
@@ -180,23 +208,23 @@ def implicit_forward_sweeps(X, S, y, kind, z, coef, l2, dlam_S, dl2, J, Jb, ZJ,
         rows, vals = column(X, S[t], all_rows)
         diag[t] = 0.0
         for q in range(rows.shape[0]):
-            diag[t] += vals[q] ** 2 * d2loss(kind, z[rows[q]], y[rows[q]])
+            diag[t] += vals[q] ** 2 * sample_hessian(datafit, z[rows[q]], rows[q])
         diag[t] = diag[t] / n + l2
     diag_b = 0.0
     for i in range(n):
-        diag_b += d2loss(kind, z[i], y[i]) / n
+        diag_b += sample_hessian(datafit, z[i], i) / n
     for epoch in range(1, max_epochs + 1):
         change = 0.0
         for t in range(S.shape[0]):
             rows, vals = column(X, S[t], all_rows)
-            _curved_projection(rows, vals, z, y, kind, ZJ, proj)
+            _curved_projection(rows, vals, z, datafit, ZJ, proj)
             sign = 1.0 if coef[S[t]] > 0 else -1.0
             delta = -(proj / n + l2 * J[t] + sign * dlam_S[t] + coef[S[t]] * dl2) / diag[t]
             _add_to_rows(rows, vals, delta, ZJ)
             J[t] += delta
             change = max(change, np.max(np.abs(delta)))
         if fit_intercept:
-            _curved_projection(all_rows, ones, z, y, kind, ZJ, proj)
+            _curved_projection(all_rows, ones, z, datafit, ZJ, proj)
             delta = -(proj / n) / diag_b
             _add_to_rows(all_rows, ones, delta, ZJ)
             Jb += delta

@@ -71,11 +71,12 @@ def forward(ctx: Context) -> MethodOutput:
     n_epochs, converged = 0, False
     while n_epochs < MAX_EPOCHS and not converged:
         previous = J.copy()
-        b_int = _kernels.forward_epochs(
-            problem.design.kernel_view, problem.y, problem.datafit, w, z, b_int,
-            problem.lam, problem.l2, problem.lipschitz, problem.fit_intercept,
-            dlam, dl2, J, Jb, ZJ, CHECK_EVERY,
+        state = (w, z, np.array([b_int]))
+        _kernels.forward_epochs(
+            problem.design.kernel_view, problem.kernel_datafit, problem.kernel_penalty,
+            state, problem.fit_intercept, (dlam, dl2), (J, Jb, ZJ), CHECK_EVERY,
         )
+        b_int = float(state[2][0])
         n_epochs += CHECK_EVERY
         b = problem.external_intercept(w, b_int)
         opt = measure_optimality(problem, w, b)
@@ -101,11 +102,12 @@ def backward(ctx: Context) -> MethodOutput:
     while n_epochs < MAX_EPOCHS and not converged:
         W_out = np.empty((CHECK_EVERY, problem.n_features))
         b_out = np.empty(CHECK_EVERY)
-        b_int = _kernels.recorded_epochs(
-            problem.design.kernel_view, problem.y, problem.datafit, w, z, b_int,
-            problem.lam, problem.l2, problem.lipschitz, problem.fit_intercept,
-            W_out, b_out,
+        state = (w, z, np.array([b_int]))
+        _kernels.recorded_epochs(
+            problem.design.kernel_view, problem.kernel_datafit, problem.kernel_penalty,
+            state, problem.fit_intercept, W_out, b_out,
         )
+        b_int = float(state[2][0])
         W_chunks.append(W_out)
         b_chunks.append(b_out)
         n_epochs += CHECK_EVERY
@@ -123,10 +125,9 @@ def backward(ctx: Context) -> MethodOutput:
     W, B = np.concatenate(W_chunks), np.concatenate(b_chunks)
     del W_chunks
     g_lam, g_l2 = _kernels.backward_pass(
-        problem.design.kernel_view, problem.y, problem.datafit, W, B,
-        problem.linear_predictor(w, b), problem.l2, problem.lipschitz,
-        problem.fit_intercept, problem.internal_gradient(grad_coef, grad_intercept).copy(),
-        grad_intercept,
+        problem.design.kernel_view, problem.kernel_datafit, (W, B),
+        problem.linear_predictor(w, b), float(problem.l2), problem.fit_intercept,
+        problem.internal_gradient(grad_coef, grad_intercept).copy(), grad_intercept,
     )
     gradient = ctx.model.pullback(g_lam, g_l2, ctx.alpha)
     return MethodOutput(_solution(w, b, opt, n_epochs, converged), value, gradient)

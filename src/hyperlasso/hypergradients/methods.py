@@ -18,7 +18,6 @@ from hyperlasso.hypergradients.restricted import (
     choose_linear_solver,
     factorize,
 )
-from hyperlasso.inner import datafits
 from hyperlasso.inner.convergence import warn_convergence
 from hyperlasso.inner.models import Model
 from hyperlasso.inner.problem import InnerProblem
@@ -150,7 +149,7 @@ def polish(ctx: Context) -> MethodOutput:
                             note=f"polish rejected ({reason}); implicit")
     polished = replace(solution, coef=coef, intercept=float(intercept), gap=opt.gap,
                        kkt=opt.kkt)
-    if ctx.problem.datafit != datafits.QUADRATIC:  # the Hessian moved with the point
+    if not ctx.problem.datafit.constant_hessian:  # the Hessian moved with the point
         solver = factorize(new_system, linear_solver)
     value, gradient = _adjoint_gradient(ctx, new_system, solver)
     return MethodOutput(polished, value, gradient, linear_solver)
@@ -189,10 +188,10 @@ def implicit_forward(ctx: Context) -> MethodOutput:
     ZJ = np.asarray(problem.design.columns(support) @ J).reshape(len(z), active.size)
     ZJ = np.ascontiguousarray(ZJ + Jb[None, :])
     epochs = _kernels.implicit_forward_sweeps(
-        problem.design.kernel_view, support, problem.y, problem.datafit, z,
-        solution.coef, problem.l2, np.ascontiguousarray(dlam_S),
-        np.ascontiguousarray(dl2_active), J, Jb, ZJ, problem.fit_intercept,
-        JACOBIAN_RTOL, MAX_EPOCHS,
+        problem.design.kernel_view, problem.kernel_datafit, float(problem.l2),
+        (support, z, solution.coef),
+        (np.ascontiguousarray(dlam_S), np.ascontiguousarray(dl2_active)),
+        (J, Jb, ZJ), problem.fit_intercept, (JACOBIAN_RTOL, MAX_EPOCHS),
     )
     if epochs >= MAX_EPOCHS:
         _warn_capped("implicit forward sweeps")

@@ -62,7 +62,7 @@ class RestrictedSystem:
         z = np.asarray(X_S @ coef[support]).ravel() + problem.internal_intercept(
             coef, intercept)
         return cls(problem, coef, intercept, support, np.sign(coef[support]), X_S, z,
-                   datafits.curvature(problem.datafit, z, problem.y))
+                   datafits.curvature(problem.kernel_datafit, z))
 
     def at_point(self, coef: np.ndarray, intercept: float) -> RestrictedSystem:
         """The system at another point with the same support (X_S is reused)."""
@@ -105,7 +105,7 @@ class RestrictedSystem:
 
     def optimality_map(self) -> np.ndarray:
         """F(w_S, b): the gradient of the restricted smooth objective, shape (size,)."""
-        raw = datafits.raw_gradient(self.problem.datafit, self.z, self.problem.y)
+        raw = datafits.raw_grad(self.problem.kernel_datafit, self.z)
         w_S = self.coef[self.support]
         grad_w = np.asarray(self.X_S.T @ raw).ravel()
         grad_w += self.problem.lam[self.support] * self.signs + self.problem.l2 * w_S

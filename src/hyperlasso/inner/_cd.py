@@ -1,7 +1,10 @@
 """Numba kernels of coordinate descent for F(Xw + b) + sum_j lam_j |w_j| + l2/2 ||w||^2.
 
-Written once for dense and sparse X (see ``_design``) and for both datafits (see
-``datafits``). Each kernel is one named step of the solver in ``solver.py``.
+Written once for dense and sparse X (see ``_design``) and for every datafit (see
+``datafits``: the datafit is a typed tuple (y, lipschitz)). The penalty is the
+tuple ``(lam, l2)`` and the iterate the tuple ``state = (w, z, b)`` with z = Xw +
+b and b an array of one entry, all updated in place. Each kernel is one named
+step of the solver in ``solver.py``.
 """
 
 from __future__ import annotations
@@ -10,7 +13,12 @@ import numpy as np
 from numba import njit
 
 from hyperlasso.inner._design import col_axpy
-from hyperlasso.inner.datafits import LIPSCHITZ_FACTOR, col_grad, dloss, value
+from hyperlasso.inner.datafits import (
+    gradient_scalar,
+    intercept_grad,
+    intercept_update_step,
+    value,
+)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -25,17 +33,9 @@ def prox_1d(u, step, lam_j, l2):
 
 
 @njit(cache=True, nogil=True)
-def intercept_gradient(z, y, kind):
-    """Return the derivative of the datafit in the intercept."""
-    s = 0.0
-    for i in range(z.shape[0]):
-        s += dloss(kind, z[i], y[i])
-    return s / z.shape[0]
-
-
-@njit(cache=True, nogil=True)
-def violations(grad, w, lam, l2, features):
+def violations(grad, w, penalty, features):
     """Distance of -grad_j to the subdifferential of the penalty, for j in features."""
+    lam, l2 = penalty
     out = np.empty(features.shape[0])
     for t in range(features.shape[0]):
         j = features[t]
@@ -50,28 +50,31 @@ def violations(grad, w, lam, l2, features):
 
 
 @njit(cache=True, nogil=True)
-def cd_epoch(X, y, kind, w, z, b, lam, l2, ws, lipschitz, fit_intercept):
-    """One cyclic pass of coordinate descent over ``ws``; updates w, z; returns b."""
+def cd_epoch(X, datafit, penalty, state, ws, fit_intercept):
+    """One cyclic pass of coordinate descent over ``ws``; updates ``state``."""
+    lam, l2 = penalty
+    w, z, b = state
+    lipschitz = datafit.lipschitz
     for t in range(ws.shape[0]):
         j = ws[t]
         if lipschitz[j] == 0.0:
             continue
         old = w[j]
         step = 1.0 / lipschitz[j]
-        new = prox_1d(old - step * col_grad(X, j, z, y, kind), step, lam[j], l2)
+        new = prox_1d(old - step * gradient_scalar(X, datafit, z, j), step, lam[j], l2)
         if new != old:
             w[j] = new
             col_axpy(X, j, new - old, z)
     if fit_intercept:
-        shift = -intercept_gradient(z, y, kind) / LIPSCHITZ_FACTOR[kind]
+        shift = -intercept_update_step(datafit, z)
         z += shift
-        b += shift
-    return b
+        b[0] += shift
 
 
 @njit(cache=True, nogil=True)
-def penalty_value(w, lam, l2, ws):
+def penalty_value(penalty, w, ws):
     """Return sum_{j in ws} lam_j |w_j| + l2/2 w_j^2."""
+    lam, l2 = penalty
     total = 0.0
     for t in range(ws.shape[0]):
         j = ws[t]
@@ -80,14 +83,15 @@ def penalty_value(w, lam, l2, ws):
 
 
 @njit(cache=True, nogil=True)
-def subproblem_violation(X, y, kind, w, z, lam, l2, ws, fit_intercept):
+def subproblem_violation(X, datafit, penalty, state, ws, fit_intercept):
     """Largest optimality violation over ``ws`` (and the intercept)."""
+    w, z, _ = state
     grad_ws = np.empty(w.shape[0])
     for t in range(ws.shape[0]):
-        grad_ws[ws[t]] = col_grad(X, ws[t], z, y, kind)
-    worst = np.max(violations(grad_ws, w, lam, l2, ws))
+        grad_ws[ws[t]] = gradient_scalar(X, datafit, z, ws[t])
+    worst = np.max(violations(grad_ws, w, penalty, ws))
     if fit_intercept:
-        worst = max(worst, abs(intercept_gradient(z, y, kind)))
+        worst = max(worst, abs(intercept_grad(datafit, z)))
     return worst
 
 
@@ -112,56 +116,57 @@ def anderson_extrapolate(history):
 
 
 @njit(cache=True, nogil=True)
-def _objective(y, kind, w, z, lam, l2, ws):
-    return value(kind, z, y) + penalty_value(w, lam, l2, ws)
+def _objective(datafit, penalty, w, z, ws):
+    return value(datafit, z) + penalty_value(penalty, w, ws)
 
 
 @njit(cache=True, nogil=True)
-def _record_state(w, b, z, ws, w_hist, z_hist, row):
+def _record_state(state, ws, w_hist, z_hist, row):
+    w, z, b = state
     for t in range(ws.shape[0]):
         w_hist[row, t] = w[ws[t]]
-    w_hist[row, ws.shape[0]] = b
+    w_hist[row, ws.shape[0]] = b[0]
     z_hist[row] = z
 
 
 @njit(cache=True, nogil=True)
-def _try_anderson(y, kind, w, z, b, lam, l2, ws, w_hist, z_hist):
-    """Replace (w, z, b) by the Anderson extrapolation if it lowers the objective."""
+def _try_anderson(datafit, penalty, state, ws, w_hist, z_hist):
+    """Replace the state by the Anderson extrapolation if it lowers the objective."""
     c = anderson_extrapolate(w_hist)
     if not np.all(np.isfinite(c)):
-        return b
+        return
+    w, z, b = state
     w_acc = c @ w_hist[1:]
     z_acc = c @ z_hist[1:]
     w_try = w.copy()
     for t in range(ws.shape[0]):
         w_try[ws[t]] = w_acc[t]
-    current = _objective(y, kind, w, z, lam, l2, ws)
-    if _objective(y, kind, w_try, z_acc, lam, l2, ws) < current:
+    current = _objective(datafit, penalty, w, z, ws)
+    if _objective(datafit, penalty, w_try, z_acc, ws) < current:
         w[:] = w_try
         z[:] = z_acc
-        return w_acc[ws.shape[0]]
-    return b
+        b[0] = w_acc[ws.shape[0]]
 
 
 @njit(cache=True, nogil=True)
-def solve_subproblem(X, y, kind, w, z, b, lam, l2, ws, lipschitz, fit_intercept,
-                     tol_in, max_epochs):
+def solve_subproblem(X, datafit, penalty, state, ws, fit_intercept, tol_in, max_epochs):
     """Coordinate descent with Anderson acceleration on the working set ``ws``.
 
-    Returns the intercept and the number of epochs run; ``w`` and ``z`` are
-    updated in place. Stops when the optimality violation on ``ws`` is below
-    ``tol_in`` (checked every 10 epochs) or after ``max_epochs``.
+    Returns the number of epochs run; ``state`` is updated in place. Stops when
+    the optimality violation on ``ws`` is below ``tol_in`` (checked every 10
+    epochs) or after ``max_epochs``.
     """
     n_anderson = 5
     w_hist = np.empty((n_anderson + 1, ws.shape[0] + 1))
-    z_hist = np.empty((n_anderson + 1, z.shape[0]))
+    z_hist = np.empty((n_anderson + 1, state[1].shape[0]))
     for epoch in range(1, max_epochs + 1):
-        b = cd_epoch(X, y, kind, w, z, b, lam, l2, ws, lipschitz, fit_intercept)
+        cd_epoch(X, datafit, penalty, state, ws, fit_intercept)
         row = (epoch - 1) % (n_anderson + 1)
-        _record_state(w, b, z, ws, w_hist, z_hist, row)
+        _record_state(state, ws, w_hist, z_hist, row)
         if row == n_anderson:
-            b = _try_anderson(y, kind, w, z, b, lam, l2, ws, w_hist, z_hist)
+            _try_anderson(datafit, penalty, state, ws, w_hist, z_hist)
         if epoch % 10 == 0:
-            if subproblem_violation(X, y, kind, w, z, lam, l2, ws, fit_intercept) <= tol_in:
-                return b, epoch
-    return b, max_epochs
+            if subproblem_violation(X, datafit, penalty, state, ws,
+                                    fit_intercept) <= tol_in:
+                return epoch
+    return max_epochs

@@ -21,7 +21,7 @@ import numpy as np
 
 from hyperlasso._validation import check_target_matrix, check_vector
 from hyperlasso.inner.block import BlockProblem, BlockSolution, solve_block
-from hyperlasso.inner.datafits import QUADRATIC
+from hyperlasso.inner.datafits import Quadratic
 from hyperlasso.inner.groups import Groups
 from hyperlasso.inner.models import check_positive_alpha
 from hyperlasso.inner.problem import Design
@@ -40,7 +40,7 @@ class BlockModel:
     kind = "block"
     name = "block"
     layout = "scalar"  # see models.Model.layout
-    datafit = QUADRATIC
+    datafit = Quadratic
     #: Whether the target is one vector (group Lasso) rather than a matrix Y.
     single_task = False
 

@@ -1,27 +1,36 @@
-"""Datafits F(Xw + b) of the inner problems, as numba kernels.
+"""Datafits F(Xw + b) of the inner problems, as types the numba kernels dispatch on.
 
-Two datafits, chosen by an integer code so that one compiled solver serves both:
+A datafit is a ``NamedTuple`` holding the target ``y`` and the coordinate-wise
+Lipschitz constants ``lipschitz`` of F(Xw) in w (as skglm's datafits hold them
+after ``initialize``). Numba types each class apart, so the kernels are compiled
+once per datafit with no branch on a code (the trick ``_design`` uses for dense
+and sparse X), and a type that is not registered fails at compile time:
 
-- ``QUADRATIC``: F(z) = ||y - z||^2 / (2 n);
-- ``LOGISTIC``:  F(z) = (1/n) sum_i log(1 + exp(-y_i z_i)), y in {-1, 1}.
+- ``Quadratic``: F(z) = ||y - z||^2 / (2 n);
+- ``Logistic``:  F(z) = (1/n) sum_i log(1 + exp(-y_i z_i)), y in {-1, 1}.
 
-All functions take ``z = Xw + b`` (the linear predictor), so an intercept is just
-one more coordinate. ``curvature`` returns n times the diagonal of the Hessian of F
-in z, so that the Hessian in w is ``X^T diag(curvature) X / n``.
+Every function takes ``z = Xw + b`` (the linear predictor), so an intercept is one
+more coordinate. The names follow skglm (``value``, ``raw_grad``, ``raw_hessian``,
+``gradient_scalar``, ``intercept_update_step``, ``dual_value``; ``get_lipschitz``
+on the classes); ``curvature`` is n times ``raw_hessian``, the per-sample second
+derivatives. Adding a datafit is one class with its per-sample numba functions
+(``sample_value``, ``sample_grad``, ``sample_hessian``, ``sample_dual``), its
+``lipschitz_factor`` (a bound on ``sample_hessian``) and its entry in
+``DATAFITS``.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, types
+from numba.core.errors import TypingError
 from numba.extending import overload
 
-QUADRATIC = 0
-LOGISTIC = 1
-
-#: Upper bound of the curvature of each datafit (1 and 1/4), so that the
-#: coordinate-wise Lipschitz constant is ``LIPSCHITZ_FACTOR * ||X_j||^2 / n``.
-LIPSCHITZ_FACTOR = (1.0, 0.25)
+#: Let LLVM reorder sums (and fuse multiply-adds) so that column reductions are
+#: vectorized; NaN and inf semantics are kept (inputs are checked finite anyway).
+REDUCTION_MATH = {"reassoc", "contract"}
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -34,58 +43,270 @@ def sigmoid(t):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def dloss(kind, z, y):
-    """Derivative in z of the loss of one sample (times n)."""
-    if kind == QUADRATIC:
-        return z - y
-    return -y * sigmoid(-y * z)
+def _quadratic_value(yi, zi):
+    return 0.5 * (yi - zi) ** 2
 
 
 @njit(cache=True, nogil=True, inline="always")
-def d2loss(kind, z, y):
-    """Second derivative in z of the loss of one sample (times n)."""
-    if kind == QUADRATIC:
-        return 1.0
-    s = sigmoid(y * z)
+def _quadratic_grad(yi, zi):
+    return zi - yi
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _quadratic_hessian(yi, zi):
+    return 1.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _quadratic_dual(yi, ti, n):
+    return ti * yi - 0.5 * n * ti**2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _logistic_value(yi, zi):
+    t = -yi * zi
+    return t + np.log1p(np.exp(-t)) if t > 0 else np.log1p(np.exp(t))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _logistic_grad(yi, zi):
+    return -yi * sigmoid(-yi * zi)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _logistic_hessian(yi, zi):
+    s = sigmoid(yi * zi)
     return s * (1.0 - s)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _logistic_dual(yi, ti, n):
+    u = n * ti * yi
+    if 0.0 < u < 1.0:
+        return -(u * np.log(u) + (1.0 - u) * np.log(1.0 - u)) / n
+    return 0.0
+
+
+def _get_lipschitz(cls, col_sq_norms: np.ndarray, n_samples: int) -> np.ndarray:
+    """Coordinate-wise Lipschitz constants from the squared column norms:
+    ``cls.lipschitz_factor * ||X_j||^2 / n`` (a classmethod of every datafit)."""
+    return cls.lipschitz_factor * col_sq_norms / n_samples
+
+
+class Quadratic(NamedTuple):
+    """F(z) = ||y - z||^2 / (2 n).
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+    lipschitz : ndarray of shape (n_features,)
+        ||X_j||^2 / n (``get_lipschitz``).
+    """
+
+    y: np.ndarray
+    lipschitz: np.ndarray
+
+    name = "quadratic"
+    classifier = False
+    constant_hessian = True  # the restricted system does not move with the point
+    lipschitz_factor = 1.0
+    sample_value = _quadratic_value
+    sample_grad = _quadratic_grad
+    sample_hessian = _quadratic_hessian
+    sample_dual = _quadratic_dual
+
+    get_lipschitz = classmethod(_get_lipschitz)
+
+    @staticmethod
+    def null_intercept(y: np.ndarray) -> float:
+        """The optimal intercept at w = 0: the mean of y."""
+        return float(np.mean(y))
+
+    @staticmethod
+    def center_dual(y, theta, xt_theta, design):
+        """Project the dual point on sum(theta) = 0 (the intercept's constraint)."""
+        shift = np.mean(theta)
+        return theta - shift, xt_theta - shift * design.col_sums
+
+
+class Logistic(NamedTuple):
+    """F(z) = (1/n) sum_i log(1 + exp(-y_i z_i)), y in {-1, 1}.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+    lipschitz : ndarray of shape (n_features,)
+        ||X_j||^2 / (4 n) (``get_lipschitz``).
+    """
+
+    y: np.ndarray
+    lipschitz: np.ndarray
+
+    name = "logistic"
+    classifier = True
+    constant_hessian = False
+    lipschitz_factor = 0.25
+    sample_value = _logistic_value
+    sample_grad = _logistic_grad
+    sample_hessian = _logistic_hessian
+    sample_dual = _logistic_dual
+
+    get_lipschitz = classmethod(_get_lipschitz)
+
+    @staticmethod
+    def null_intercept(y: np.ndarray) -> float:
+        """The optimal intercept at w = 0: the log-odds of the positive class."""
+        frac = np.clip(np.mean(y > 0), 1e-12, 1 - 1e-12)
+        return float(np.log(frac / (1.0 - frac)))
+
+    @staticmethod
+    def center_dual(y, theta, xt_theta, design):
+        """Rescale one class's dual mass so that sum(theta) = 0, keeping u in [0, 1]."""
+        positive = y > 0
+        mass_pos, mass_neg = theta[positive].sum(), -theta[~positive].sum()
+        theta = theta.copy()
+        if mass_pos > mass_neg:
+            theta[positive] *= mass_neg / mass_pos
+        elif mass_neg > 0:
+            theta[~positive] *= mass_pos / mass_neg
+        return theta, design.rmatvec(theta)
+
+
+#: The registered datafits, by name.
+DATAFITS = {cls.name: cls for cls in (Quadratic, Logistic)}
+
+
+def check_datafit(datafit) -> type:
+    """Return the datafit class, or raise a ValueError naming the registered ones."""
+    if isinstance(datafit, type) and datafit in DATAFITS.values():
+        return datafit
+    if isinstance(datafit, str) and datafit in DATAFITS:
+        return DATAFITS[datafit]
+    raise ValueError(f"datafit must be one of {sorted(DATAFITS)} (or their classes), "
+                     f"got {datafit!r}.")
+
+
+def _implementation(datafit, name: str):
+    """The per-sample numba function ``name`` of a datafit's numba type."""
+    cls = getattr(datafit, "instance_class", None)
+    impl = getattr(cls, name, None) if cls in DATAFITS.values() else None
+    if impl is None:
+        raise TypingError(f"{datafit} is not a registered datafit "
+                          f"({', '.join(c.__name__ for c in DATAFITS.values())}).")
+    return impl
+
+
+def sample_grad(datafit_, zi_, i_):  # pragma: no cover - numba overload below
+    """dF_i/dz_i times n for sample i."""
+    raise NotImplementedError
+
+
+def sample_hessian(datafit_, zi_, i_):  # pragma: no cover - numba overload below
+    """d^2 F_i / dz_i^2 times n for sample i."""
+    raise NotImplementedError
+
+
+def lipschitz_factor(datafit_):  # pragma: no cover - numba overload below
+    """A bound on ``sample_hessian`` (1 and 1/4)."""
+    raise NotImplementedError
+
+
+# The overloads are IR-inlined into the kernels (``inline="always"``; without it
+# the logistic kernels ran 2-3x slower, the calls were not inlined by LLVM). Their
+# arguments have names no kernel uses (trailing underscores; numba wants the same
+# names in the stub, the overload and the implementation): with ``(datafit, zi,
+# i)`` numba 0.68 miscompiled ``backward_pass``, whose loop index is ``i`` (the
+# backward hypergradient was off by a factor 12).
+@overload(sample_grad, inline="always", jit_options={"cache": True})
+def _sample_grad(datafit_, zi_, i_):
+    impl = _implementation(datafit_, "sample_grad")
+    return lambda datafit_, zi_, i_: impl(datafit_.y[i_], zi_)
+
+
+@overload(sample_hessian, jit_options={"cache": True})
+def _sample_hessian(datafit_, zi_, i_):
+    impl = _implementation(datafit_, "sample_hessian")
+    return lambda datafit_, zi_, i_: impl(datafit_.y[i_], zi_)
+
+
+@overload(lipschitz_factor, inline="always", jit_options={"cache": True})
+def _lipschitz_factor(datafit_):
+    factor = float(_implementation(datafit_, "lipschitz_factor"))
+    return lambda datafit_: factor
+
+
+def _sample_value(datafit_, zi_, i_):  # pragma: no cover - numba overload below
+    raise NotImplementedError
+
+
+def _sample_dual(datafit_, ti_, i_, n_):  # pragma: no cover - numba overload below
+    raise NotImplementedError
+
+
+@overload(_sample_value, inline="always", jit_options={"cache": True})
+def _sample_value_impl(datafit_, zi_, i_):
+    impl = _implementation(datafit_, "sample_value")
+    return lambda datafit_, zi_, i_: impl(datafit_.y[i_], zi_)
+
+
+@overload(_sample_dual, inline="always", jit_options={"cache": True})
+def _sample_dual_impl(datafit_, ti_, i_, n_):
+    impl = _implementation(datafit_, "sample_dual")
+    return lambda datafit_, ti_, i_, n_: impl(datafit_.y[i_], ti_, n_)
+
+
 @njit(cache=True, nogil=True)
-def value(kind, z, y):
+def value(datafit, z):
     """Return F(z)."""
     n = z.shape[0]
     total = 0.0
     for i in range(n):
-        if kind == QUADRATIC:
-            total += 0.5 * (y[i] - z[i]) ** 2
-        else:
-            t = -y[i] * z[i]
-            total += t + np.log1p(np.exp(-t)) if t > 0 else np.log1p(np.exp(t))
+        total += _sample_value(datafit, z[i], i)
     return total / n
 
 
 @njit(cache=True, nogil=True)
-def raw_gradient(kind, z, y):
+def raw_grad(datafit, z):
     """Return the gradient of F in z, shape (n,)."""
     n = z.shape[0]
     out = np.empty(n)
     for i in range(n):
-        out[i] = dloss(kind, z[i], y[i]) / n
+        out[i] = sample_grad(datafit, z[i], i) / n
     return out
 
 
 @njit(cache=True, nogil=True)
-def curvature(kind, z, y):
+def curvature(datafit, z):
     """Return n times the diagonal of the Hessian of F in z, shape (n,)."""
     n = z.shape[0]
     out = np.empty(n)
     for i in range(n):
-        out[i] = d2loss(kind, z[i], y[i])
+        out[i] = sample_hessian(datafit, z[i], i)
     return out
 
 
+def raw_hessian(datafit, z):
+    """Return the diagonal of the Hessian of F in z, shape (n,) (skglm's name)."""
+    return curvature(datafit, z) / z.shape[0]
+
+
 @njit(cache=True, nogil=True)
-def dual_value(kind, theta, y):
+def intercept_grad(datafit, z):
+    """Return the derivative of F in the intercept: sum_i dF/dz_i."""
+    s = 0.0
+    for i in range(z.shape[0]):
+        s += sample_grad(datafit, z[i], i)
+    return s / z.shape[0]
+
+
+@njit(cache=True, nogil=True)
+def intercept_update_step(datafit, z):
+    """The intercept's gradient step: its derivative over the Lipschitz factor."""
+    return intercept_grad(datafit, z) / lipschitz_factor(datafit)
+
+
+@njit(cache=True, nogil=True)
+def dual_value(datafit, theta):
     """Return -F*(-theta), the dual objective's datafit part.
 
     ``theta`` must be dual feasible for the datafit: any vector for the quadratic,
@@ -94,50 +315,33 @@ def dual_value(kind, theta, y):
     n = theta.shape[0]
     total = 0.0
     for i in range(n):
-        if kind == QUADRATIC:
-            total += theta[i] * y[i] - 0.5 * n * theta[i] ** 2
-        else:
-            u = n * theta[i] * y[i]
-            if 0.0 < u < 1.0:
-                total -= (u * np.log(u) + (1.0 - u) * np.log(1.0 - u)) / n
+        total += _sample_dual(datafit, theta[i], i, n)
     return total
 
 
-def col_grad(X, j, z, y, kind):  # pragma: no cover - numba overload below
+def gradient_scalar(X, datafit, z, j):  # pragma: no cover - numba overload below
     """Return ``X[:, j] @ grad F(z)``."""
     raise NotImplementedError
 
 
-#: Let LLVM reorder sums (and fuse multiply-adds) so that column reductions are
-#: vectorized; NaN and inf semantics are kept (inputs are checked finite anyway).
-REDUCTION_MATH = {"reassoc", "contract"}
-
-
-@overload(col_grad, jit_options={"cache": True, "fastmath": REDUCTION_MATH})
-def _col_grad(X, j, z, y, kind):
+@overload(gradient_scalar, jit_options={"cache": True, "fastmath": REDUCTION_MATH})
+def _gradient_scalar(X, datafit, z, j):
+    _implementation(datafit, "sample_grad")
     if isinstance(X, types.Array):
-        def dense(X, j, z, y, kind):
+        def dense(X, datafit, z, j):
             n = X.shape[0]
             s = 0.0
-            if kind == QUADRATIC:
-                for i in range(n):
-                    s += X[i, j] * (z[i] - y[i])
-            else:
-                for i in range(n):
-                    s += X[i, j] * dloss(LOGISTIC, z[i], y[i])
+            for i in range(n):
+                s += X[i, j] * sample_grad(datafit, z[i], i)
             return s / n
         return dense
 
-    def sparse(X, j, z, y, kind):
+    def sparse(X, datafit, z, j):
         data, indices, indptr = X
         n = z.shape[0]
         s = 0.0
-        if kind == QUADRATIC:
-            for k in range(indptr[j], indptr[j + 1]):
-                s += data[k] * (z[indices[k]] - y[indices[k]])
-        else:
-            for k in range(indptr[j], indptr[j + 1]):
-                i = indices[k]
-                s += data[k] * dloss(LOGISTIC, z[i], y[i])
+        for k in range(indptr[j], indptr[j + 1]):
+            i = indices[k]
+            s += data[k] * sample_grad(datafit, z[i], i)
         return s / n
     return sparse

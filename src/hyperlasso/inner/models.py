@@ -42,7 +42,7 @@ class Model:
     """
 
     fit_intercept: bool = True
-    datafit = datafits.QUADRATIC
+    datafit = datafits.Quadratic
     name = "model"
     kind = "separable"
     #: Whether coefficients have shape (n_features, n_tasks) for the criteria.
@@ -153,7 +153,7 @@ class SparseLogisticRegression(_ScalarL1, Model):
     """
 
     name = "sparse_logreg"
-    datafit = datafits.LOGISTIC
+    datafit = datafits.Logistic
 
     def check_target(self, y):
         return binary_labels(y, "y")

@@ -140,8 +140,8 @@ class InnerProblem:
         The design X, shape (n_samples, n_features).
     y : ndarray of shape (n_samples,)
         Target; in {-1, 1} for the logistic datafit.
-    datafit : int
-        ``datafits.QUADRATIC`` or ``datafits.LOGISTIC``.
+    datafit : type
+        A datafit class of ``datafits`` (``Quadratic``, ``Logistic``); checked.
     lam : ndarray of shape (n_features,)
         Positive l1 weights.
     l2 : float
@@ -152,10 +152,24 @@ class InnerProblem:
 
     design: Design
     y: np.ndarray
-    datafit: int
+    datafit: type
     lam: np.ndarray
     l2: float = 0.0
     fit_intercept: bool = True
+
+    def __post_init__(self):
+        object.__setattr__(self, "datafit", datafits.check_datafit(self.datafit))
+
+    @cached_property
+    def kernel_datafit(self):
+        """The datafit with y and the Lipschitz constants, as the kernels take it."""
+        return self.datafit(np.ascontiguousarray(self.y, dtype=np.float64),
+                            np.ascontiguousarray(self.lipschitz, dtype=np.float64))
+
+    @property
+    def kernel_penalty(self) -> tuple[np.ndarray, float]:
+        """``(lam, l2)`` as the kernels take it."""
+        return self.lam, float(self.l2)
 
     @property
     def n_samples(self) -> int:
@@ -170,17 +184,13 @@ class InnerProblem:
     @property
     def lipschitz(self) -> np.ndarray:
         """Coordinate-wise Lipschitz constants of the datafit, shape (n_features,)."""
-        factor = datafits.LIPSCHITZ_FACTOR[self.datafit]
-        return factor * self.design.col_sq_norms / self.n_samples
+        return self.datafit.get_lipschitz(self.design.col_sq_norms, self.n_samples)
 
     def null_intercept(self) -> float:
         """Optimal intercept when w = 0 (0 without intercept)."""
         if not self.fit_intercept:
             return 0.0
-        if self.datafit == datafits.QUADRATIC:
-            return float(np.mean(self.y))
-        frac = np.clip(np.mean(self.y > 0), 1e-12, 1 - 1e-12)
-        return float(np.log(frac / (1.0 - frac)))
+        return self.datafit.null_intercept(self.y)
 
     def linear_predictor(self, w: np.ndarray, b: float) -> np.ndarray:
         """Return z = Xw + b (original intercept b), shape (n_samples,)."""
@@ -204,17 +214,17 @@ class InnerProblem:
     def gradient_at_zero(self) -> np.ndarray:
         """Gradient of the datafit in w at w = 0 (optimal intercept), shape (p,)."""
         z = np.full(self.n_samples, self.null_intercept())
-        return self.design.rmatvec(datafits.raw_gradient(self.datafit, z, self.y))
+        return self.design.rmatvec(datafits.raw_grad(self.kernel_datafit, z))
 
     def null_objective(self) -> float:
         """Objective at w = 0 with the optimal intercept: the scale of the gap."""
         z = np.full(self.n_samples, self.null_intercept())
-        return float(datafits.value(self.datafit, z, self.y))
+        return float(datafits.value(self.kernel_datafit, z))
 
     def primal(self, w: np.ndarray, z: np.ndarray) -> float:
         """Objective value at (w, z = Xw + b)."""
         pen = np.sum(self.lam * np.abs(w)) + 0.5 * self.l2 * np.dot(w, w)
-        return float(datafits.value(self.datafit, z, self.y) + pen)
+        return float(datafits.value(self.kernel_datafit, z) + pen)
 
     def duality_gap(self, w: np.ndarray, z: np.ndarray, grad: np.ndarray) -> float:
         """Duality gap at (w, z = Xw + b), given ``grad`` = X^T grad F(z).
@@ -223,7 +233,7 @@ class InnerProblem:
         sum(theta) = 0 when an intercept is fitted), so the gap is a certificate:
         primal(w) - optimum <= gap.
         """
-        theta = -datafits.raw_gradient(self.datafit, z, self.y)
+        theta = -datafits.raw_grad(self.kernel_datafit, z)
         xt_theta = -grad
         if self.fit_intercept:
             theta, xt_theta = self._center_dual(theta, xt_theta)
@@ -234,18 +244,8 @@ class InnerProblem:
         else:
             excess = np.maximum(np.abs(xt_theta) - self.lam, 0.0)
             conj = float(np.dot(excess, excess)) / (2.0 * self.l2)
-        dual = datafits.dual_value(self.datafit, theta, self.y) - conj
+        dual = datafits.dual_value(self.kernel_datafit, theta) - conj
         return self.primal(w, z) - dual
 
     def _center_dual(self, theta, xt_theta):
-        if self.datafit == datafits.QUADRATIC:
-            shift = np.mean(theta)
-            return theta - shift, xt_theta - shift * self.design.col_sums
-        positive = self.y > 0
-        mass_pos, mass_neg = theta[positive].sum(), -theta[~positive].sum()
-        theta = theta.copy()
-        if mass_pos > mass_neg:
-            theta[positive] *= mass_neg / mass_pos
-        elif mass_neg > 0:
-            theta[~positive] *= mass_pos / mass_neg
-        return theta, self.design.rmatvec(theta)
+        return self.datafit.center_dual(self.y, theta, xt_theta, self.design)

@@ -71,11 +71,12 @@ def measure_optimality(problem: InnerProblem, w: np.ndarray, b: float,
     """
     p = problem.n_features
     z = problem.linear_predictor(w, b) if z is None else z
-    grad = problem.design.rmatvec(datafits.raw_gradient(problem.datafit, z, problem.y))
-    viol = _cd.violations(grad, w, problem.lam, problem.l2, np.arange(p))
+    datafit = problem.kernel_datafit
+    grad = problem.design.rmatvec(datafits.raw_grad(datafit, z))
+    viol = _cd.violations(grad, w, problem.kernel_penalty, np.arange(p))
     kkt = float(viol.max(initial=0.0))
     if problem.fit_intercept:
-        kkt = max(kkt, abs(_cd.intercept_gradient(z, problem.y, problem.datafit)))
+        kkt = max(kkt, abs(datafits.intercept_grad(datafit, z)))
     gap = problem.duality_gap(w, z, grad) / max(problem.null_objective(), 1e-300)
     return Optimality(grad, viol, kkt, max(gap, 0.0))
 
@@ -126,7 +127,6 @@ def solve(
 
 def _solve(problem, tol, stop, max_iter, max_epochs, warm_start) -> InnerSolution:
     w, b = starting_point(problem, warm_start)
-    lipschitz = problem.lipschitz
     n_epochs, best_kkt, n_stalls = 0, np.inf, 0
     for n_iter in range(1, max_iter + 1):
         opt = measure_optimality(problem, w, b)
@@ -138,12 +138,13 @@ def _solve(problem, tol, stop, max_iter, max_epochs, warm_start) -> InnerSolutio
         best_kkt = min(best_kkt, opt.kkt)
         ws = select_working_set(opt.violations, w, _working_set_size(w))
         z = problem.linear_predictor(w, b)
-        b_internal, epochs = _cd.solve_subproblem(
-            problem.design.kernel_view, problem.y, problem.datafit, w, z,
-            problem.internal_intercept(w, b), problem.lam, problem.l2, ws, lipschitz,
-            problem.fit_intercept, _subproblem_tolerance(opt, ws, stop, tol), max_epochs,
+        b_internal = np.array([problem.internal_intercept(w, b)])
+        epochs = _cd.solve_subproblem(
+            problem.design.kernel_view, problem.kernel_datafit, problem.kernel_penalty,
+            (w, z, b_internal), ws, problem.fit_intercept,
+            _subproblem_tolerance(opt, ws, stop, tol), max_epochs,
         )
-        b = problem.external_intercept(w, b_internal)
+        b = problem.external_intercept(w, float(b_internal[0]))
         n_epochs += epochs
     opt = measure_optimality(problem, w, b)
     converged = (opt.gap if stop == "gap" else opt.kkt) <= tol

@@ -1,0 +1,111 @@
+"""Datafits as types: values and derivatives against closed forms, clear errors."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+from numba.core.errors import TypingError
+from scipy.optimize import approx_fprime
+from scipy.special import expit
+
+from hyperlasso.inner import datafits
+from hyperlasso.inner.problem import Design, InnerProblem
+
+RNG = np.random.default_rng(0)
+N = 7
+Z = RNG.standard_normal(N)
+Y_REAL = RNG.standard_normal(N)
+Y_SIGN = np.where(RNG.standard_normal(N) > 0, 1.0, -1.0)
+
+
+def _closed_forms(cls, y, z):
+    """F, its gradient and n times its Hessian diagonal, written with numpy."""
+    n = z.size
+    if cls is datafits.Quadratic:
+        return 0.5 * np.sum((y - z) ** 2) / n, (z - y) / n, np.ones(n)
+    margin = y * z
+    s = expit(margin)
+    return np.sum(np.logaddexp(0.0, -margin)) / n, -y * expit(-margin) / n, s * (1 - s)
+
+
+@pytest.mark.parametrize("cls, y", [(datafits.Quadratic, Y_REAL),
+                                    (datafits.Logistic, Y_SIGN)])
+def test_values_and_derivatives_match_closed_forms(cls, y):
+    """Sums of N = 7 terms of size O(1): 1e-14 relative is rounding level; the
+    finite-difference check of the gradient (step 1e-7) holds to 1e-6."""
+    datafit = cls(y, np.ones(3))
+    value, grad, curvature = _closed_forms(cls, y, Z)
+    assert datafits.value(datafit, Z) == pytest.approx(value, rel=1e-14)
+    np.testing.assert_allclose(datafits.raw_grad(datafit, Z), grad, rtol=1e-14)
+    np.testing.assert_allclose(datafits.curvature(datafit, Z), curvature, rtol=1e-14)
+    np.testing.assert_allclose(datafits.raw_hessian(datafit, Z), curvature / N,
+                               rtol=1e-14)
+    fd = approx_fprime(Z, lambda z: datafits.value(datafit, z), 1e-7)
+    np.testing.assert_allclose(fd, grad, rtol=1e-6, atol=1e-8)
+    assert datafits.intercept_update_step(datafit, Z) == pytest.approx(
+        np.sum(grad) / cls.lipschitz_factor, rel=1e-13)
+
+
+@pytest.mark.parametrize("cls, y", [(datafits.Quadratic, Y_REAL),
+                                    (datafits.Logistic, Y_SIGN)])
+def test_dual_value_is_a_lower_bound_tight_at_the_gradient(cls, y):
+    """Fenchel: -F*(-theta) <= F(z) - <theta, z>... at theta = -grad F(z) it is an
+    equality (weak duality with equality at the optimum of the conjugate)."""
+    datafit = cls(y, np.ones(3))
+    theta = -datafits.raw_grad(datafit, Z)
+    # -F*(-theta) = min_z F(z) + <theta, z>, attained where grad F(z) = -theta
+    assert datafits.dual_value(datafit, theta) == pytest.approx(
+        datafits.value(datafit, Z) + theta @ Z, rel=1e-12)
+    other = theta * 0.5
+    assert datafits.dual_value(datafit, other) <= datafits.value(datafit, Z) + other @ Z
+
+
+def test_gradient_scalar_is_a_column_of_the_gradient():
+    X = np.asfortranarray(RNG.standard_normal((N, 4)))
+    datafit = datafits.Logistic(Y_SIGN, np.ones(4))
+    expected = X.T @ datafits.raw_grad(datafit, Z)
+    got = [_gradient_scalar(X, datafit, Z, j) for j in range(4)]
+    np.testing.assert_allclose(got, expected, rtol=1e-13)
+
+
+def _gradient_scalar(X, datafit, z, j):
+    from numba import njit
+
+    return njit(lambda X, d, z, j: datafits.gradient_scalar(X, d, z, j))(X, datafit, z, j)
+
+
+class Huber(NamedTuple):
+    y: np.ndarray
+    lipschitz: np.ndarray
+
+
+def test_unregistered_datafit_fails_to_compile_with_a_clear_error():
+    with pytest.raises(TypingError, match="is not a registered datafit"):
+        datafits.value(Huber(Y_REAL, np.ones(3)), Z)
+
+
+@pytest.mark.parametrize("datafit", ["huber", 0, None, Huber])
+def test_inner_problem_refuses_an_unknown_datafit(datafit):
+    X = np.ones((N, 2))
+    with pytest.raises(ValueError, match=r"datafit must be one of \['logistic', "
+                                         r"'quadratic'\]"):
+        InnerProblem(Design.of(X, True), Y_REAL, datafit, np.ones(2))
+
+
+def test_inner_problem_accepts_a_datafit_name():
+    problem = InnerProblem(Design.of(np.ones((N, 2)) + np.eye(N, 2), True), Y_SIGN,
+                           "logistic", np.ones(2))
+    assert problem.datafit is datafits.Logistic
+    assert isinstance(problem.kernel_datafit, datafits.Logistic)
+
+
+@pytest.mark.parametrize("cls, factor", [(datafits.Quadratic, 1.0),
+                                         (datafits.Logistic, 0.25)])
+def test_lipschitz_constants_use_the_class_bound(cls, factor):
+    """||X_j||^2 / n times the bound on the curvature (1 and 1/4): a too large
+    constant still converges, only slower, so no other test would notice."""
+    col_sq_norms = np.array([4.0, 2.0])
+    np.testing.assert_array_equal(cls.get_lipschitz(col_sq_norms, 8),
+                                  factor * col_sq_norms / 8)
