@@ -114,14 +114,16 @@ def recorded_epochs(X, datafit, penalty, state, fit_intercept, W_out, b_out):
 
 
 @njit(cache=True, nogil=True)
-def _reverse_feature(entries, z, datafit, w_j, step, factor, adjoint, j):
+def _reverse_feature(entries, z, datafit, w_j, steps, c, u, j):
     """Adjoint of one feature update; returns (a_j * dnew/dlam_j, a_j * dnew/dl2).
 
-    ``entries`` is the column (rows, vals), ``adjoint`` the pair (c, u), ``w_j``
-    the feature after the update.
+    ``entries`` is the column (rows, vals), ``steps`` the pair (step, factor),
+    (c, u) the adjoint, ``w_j`` the feature after the update. c and u are separate
+    arguments: unpacked from a tuple, numba 0.68 miscompiled the update of u (see
+    ``datafits``).
     """
     rows, vals = entries
-    c, u = adjoint
+    step, factor = steps
     n = z.shape[0]
     a_j = c[j]
     for t in range(rows.shape[0]):
@@ -169,8 +171,8 @@ def backward_pass(X, datafit, trajectory, z, l2, fit_intercept, c, c_b):
             if delta != 0.0:
                 col_axpy(X, j, -delta, z)
             step = 1.0 / lipschitz[j]
-            d_lam, d_l2 = _reverse_feature(entries, z, datafit, W[e, j], step,
-                                           1.0 / (1.0 + step * l2), (c, u), j)
+            d_lam, d_l2 = _reverse_feature(entries, z, datafit, W[e, j],
+                                           (step, 1.0 / (1.0 + step * l2)), c, u, j)
             g_lam[j] += d_lam
             g_l2 += d_l2
     return g_lam, g_l2

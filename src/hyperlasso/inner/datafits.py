@@ -212,18 +212,20 @@ def lipschitz_factor(datafit_):  # pragma: no cover - numba overload below
 
 
 # The overloads are IR-inlined into the kernels (``inline="always"``; without it
-# the logistic kernels ran 2-3x slower, the calls were not inlined by LLVM). Their
-# arguments have names no kernel uses (trailing underscores; numba wants the same
-# names in the stub, the overload and the implementation): with ``(datafit, zi,
-# i)`` numba 0.68 miscompiled ``backward_pass``, whose loop index is ``i`` (the
-# backward hypergradient was off by a factor 12).
+# the per-sample calls are not inlined by LLVM: logistic kernels 2-3x slower,
+# dense forward differentiation 20 % slower). Their arguments have names no kernel
+# uses (trailing underscores; numba wants the same names in the stub, the
+# overload and the implementation). Known numba 0.68 miscompile: an inlined call
+# in a statement that updates in place an array the kernel unpacked from a tuple
+# argument (``c, u = adjoint; u[i] -= ... * sample_hessian(...)`` gave a backward
+# hypergradient off by 12x); kernels take such arrays as separate arguments.
 @overload(sample_grad, inline="always", jit_options={"cache": True})
 def _sample_grad(datafit_, zi_, i_):
     impl = _implementation(datafit_, "sample_grad")
     return lambda datafit_, zi_, i_: impl(datafit_.y[i_], zi_)
 
 
-@overload(sample_hessian, jit_options={"cache": True})
+@overload(sample_hessian, inline="always", jit_options={"cache": True})
 def _sample_hessian(datafit_, zi_, i_):
     impl = _implementation(datafit_, "sample_hessian")
     return lambda datafit_, zi_, i_: impl(datafit_.y[i_], zi_)
