@@ -119,8 +119,8 @@ def _reverse_feature(entries, z, datafit, w_j, steps, c, u, j):
 
     ``entries`` is the column (rows, vals), ``steps`` the pair (step, factor),
     (c, u) the adjoint, ``w_j`` the feature after the update. c and u are separate
-    arguments: unpacked from a tuple, numba 0.68 miscompiled the update of u (see
-    ``datafits``).
+    arguments: unpacked from a tuple next to an IR-inlined call, numba 0.68
+    miscompiled the update of u (see ``datafits``).
     """
     rows, vals = entries
     step, factor = steps

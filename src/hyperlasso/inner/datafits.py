@@ -211,27 +211,28 @@ def lipschitz_factor(datafit_):  # pragma: no cover - numba overload below
     raise NotImplementedError
 
 
-# The overloads are IR-inlined into the kernels (``inline="always"``; without it
-# the per-sample calls are not inlined by LLVM: logistic kernels 2-3x slower,
-# dense forward differentiation 20 % slower). Their arguments have names no kernel
-# uses (trailing underscores; numba wants the same names in the stub, the
-# overload and the implementation). Known numba 0.68 miscompile: an inlined call
-# in a statement that updates in place an array the kernel unpacked from a tuple
-# argument (``c, u = adjoint; u[i] -= ... * sample_hessian(...)`` gave a backward
-# hypergradient off by 12x); kernels take such arrays as separate arguments.
-@overload(sample_grad, inline="always", jit_options={"cache": True})
+# The overloads are not IR-inlined (``inline="always"``): LLVM inlines the
+# per-sample calls once numba links them into the kernels (A/B against the
+# integer-code kernels: same speed, e.g. dense forward differentiation 3.8 s vs
+# 3.9 s), and numba 0.68's IR inliner miscompiled an in-place update of an array
+# unpacked from a tuple argument next to an inlined call (``c, u = adjoint;
+# u[i] -= ... * sample_hessian(...)``: a backward hypergradient off by 12x) and
+# warned (NumbaIRAssumptionWarning) on the logistic Hessian in a loop. The
+# argument names with trailing underscores are what numba wants in the stub, the
+# overload and the implementation alike.
+@overload(sample_grad, jit_options={"cache": True})
 def _sample_grad(datafit_, zi_, i_):
     impl = _implementation(datafit_, "sample_grad")
     return lambda datafit_, zi_, i_: impl(datafit_.y[i_], zi_)
 
 
-@overload(sample_hessian, inline="always", jit_options={"cache": True})
+@overload(sample_hessian, jit_options={"cache": True})
 def _sample_hessian(datafit_, zi_, i_):
     impl = _implementation(datafit_, "sample_hessian")
     return lambda datafit_, zi_, i_: impl(datafit_.y[i_], zi_)
 
 
-@overload(lipschitz_factor, inline="always", jit_options={"cache": True})
+@overload(lipschitz_factor, jit_options={"cache": True})
 def _lipschitz_factor(datafit_):
     factor = float(_implementation(datafit_, "lipschitz_factor"))
     return lambda datafit_: factor
@@ -245,13 +246,13 @@ def _sample_dual(datafit_, ti_, i_, n_):  # pragma: no cover - numba overload be
     raise NotImplementedError
 
 
-@overload(_sample_value, inline="always", jit_options={"cache": True})
+@overload(_sample_value, jit_options={"cache": True})
 def _sample_value_impl(datafit_, zi_, i_):
     impl = _implementation(datafit_, "sample_value")
     return lambda datafit_, zi_, i_: impl(datafit_.y[i_], zi_)
 
 
-@overload(_sample_dual, inline="always", jit_options={"cache": True})
+@overload(_sample_dual, jit_options={"cache": True})
 def _sample_dual_impl(datafit_, ti_, i_, n_):
     impl = _implementation(datafit_, "sample_dual")
     return lambda datafit_, ti_, i_, n_: impl(datafit_.y[i_], ti_, n_)
