@@ -155,3 +155,21 @@ def test_graphical_lasso_from_a_csv(tmp_path, capsys):
     report = json.loads((tmp_path / "out.json").read_text())
     assert report["model"] == "GraphicalLassoCV" and report["test_nll"] > 0
     assert "80 samples x 6 variables" in capsys.readouterr().out
+
+
+def test_without_matplotlib_the_results_are_written_and_the_plot_skipped(
+        tmp_path, data, capsys, monkeypatch):
+    """A plain install (no ``hyperlasso[plot]``): the JSON is written, one line says
+    why there is no plot; a plot asked for by name (--png) is refused up front."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import raises ImportError
+    X, y = data
+    _write_csv(tmp_path / "d.csv", X, y)
+    json_path = tmp_path / "plain.json"
+    assert main(["tune", str(tmp_path / "d.csv"), *FAST, "--json", str(json_path)]) == 0
+    out = capsys.readouterr().out
+    assert 'no plot: it needs matplotlib (pip install "hyperlasso[plot]")' in out
+    assert json.loads(json_path.read_text())["model"] == "LassoCV"
+    assert not json_path.with_suffix(".png").exists()
+    assert _run(tmp_path, tmp_path / "d.csv") == 2
+    assert "the plot needs matplotlib" in capsys.readouterr().err
+    assert not (tmp_path / "out.json").exists()

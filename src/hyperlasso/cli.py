@@ -108,13 +108,21 @@ def _output_paths(args):
             raise DataError(f"{path} exists; pass --force to overwrite it.")
         if path is not None and not path.parent.is_dir():
             raise DataError(f"{path.parent}: no such folder for the output {path.name}.")
-    if png_path is not None:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
+    if png_path is not None and not _has_matplotlib():
+        if args.png_path:  # asked for by name: refuse before any work
             raise DataError('the plot needs matplotlib: pip install "hyperlasso[plot]", '
-                            "or pass --no-plot.") from None
+                            "or pass --no-plot.")
+        print('no plot: it needs matplotlib (pip install "hyperlasso[plot]").')
+        png_path = None
     return json_path, png_path
+
+
+def _has_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _dataset(args) -> Dataset:
