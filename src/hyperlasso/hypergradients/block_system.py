@@ -85,21 +85,26 @@ class ActiveGroupSystem:
         return np.repeat(np.arange(self.active.size),
                          self.problem.groups.sizes[self.active])
 
+    @cached_property
+    def _group_starts(self) -> np.ndarray:
+        """First row of each active group in W_F."""
+        return np.concatenate([[0], np.cumsum(self.problem.groups.sizes[self.active])[:-1]])
+
+    def _group_rows(self, M: np.ndarray) -> np.ndarray:
+        """Sums of the rows of M (|F|, ...) over each active group, shape (|A|, ...)."""
+        if self.problem.groups.are_singletons or M.shape[0] == 0:
+            return M
+        return np.add.reduceat(M, self._group_starts, axis=0)
+
     def _group_sums(self, M: np.ndarray) -> np.ndarray:
         """Sum of the entries of M (|F|, T) over each active group's rows."""
-        rows = M.sum(axis=1)
-        if self.problem.groups.are_singletons or rows.size == 0:
-            return rows
-        sizes = self.problem.groups.sizes[self.active]
-        return np.add.reduceat(rows, np.concatenate([[0], np.cumsum(sizes)[:-1]]))
+        return self._group_rows(M.sum(axis=1))
 
     def _group_sums_2d(self, M: np.ndarray) -> np.ndarray:
         """Sums of the blocks of M (|F|, |F|) over pairs of active groups."""
         if self.problem.groups.are_singletons or M.size == 0:
             return M
-        sizes = self.problem.groups.sizes[self.active]
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        return np.add.reduceat(np.add.reduceat(M, starts, axis=0), starts, axis=1)
+        return np.add.reduceat(self._group_rows(M), self._group_starts, axis=1)
 
     @property
     def direct_size(self) -> int:
@@ -271,7 +276,7 @@ def low_rank_solver(system: ActiveGroupSystem):
     K = np.empty((n + c.size, n + c.size))
     K[:n, :n] = Xc_scaled @ Xc.T
     K[:n, :n][np.diag_indices(n)] += 1.0
-    K[:n, n:] = _group_rows(system, (Xc_scaled * u).T).T
+    K[:n, n:] = system._group_rows((Xc_scaled * u).T).T
     K[n:, :n] = K[:n, n:].T
     K[n:, n:] = np.diag(-problem.l2 / (c * (c + problem.l2)))
     lu = scipy.linalg.lu_factor(K, check_finite=False)
@@ -280,7 +285,7 @@ def low_rank_solver(system: ActiveGroupSystem):
 
     def reduced(r_w: np.ndarray) -> np.ndarray:
         v = r_w / d
-        t = np.concatenate([Xc @ v, system._group_sums((u * v)[:, None])])
+        t = np.concatenate([Xc @ v, system._group_rows(u * v)])
         y = scipy.linalg.lu_solve(lu, t, check_finite=False)
         return v - (Xc.T @ y[:n] + u * y[n:][row_group]) / d
 
@@ -294,14 +299,6 @@ def low_rank_solver(system: ActiveGroupSystem):
         x = once(r)
         return x + once(r - system.matvec(x))
     return solve
-
-
-def _group_rows(system: ActiveGroupSystem, M: np.ndarray) -> np.ndarray:
-    """Sums of the rows of M (|F|, k) over each active group, shape (|A|, k)."""
-    if system.problem.groups.are_singletons or M.shape[0] == 0:
-        return M
-    sizes = system.problem.groups.sizes[system.active]
-    return np.add.reduceat(M, np.concatenate([[0], np.cumsum(sizes)[:-1]]), axis=0)
 
 
 def _inverse_block(factor, m: int) -> np.ndarray:
