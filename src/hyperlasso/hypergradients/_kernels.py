@@ -1,14 +1,16 @@
 """Numba kernels of iterative differentiation of coordinate descent.
 
-One coordinate update of the inner solver is, with step = 1 / L_j and
-factor = 1 / (1 + step l2),
+One coordinate update of the inner solver is, with step = 1 / L_j,
 
-    w_j <- prox(w_j - step * X_j^T grad F(z)),   prox = factor * ST(., step lam_j),
+    w_j <- prox(w_j - step * X_j^T grad F(z))
 
-so where the new w_j is non-zero its derivatives are: ``factor`` in the old w_j,
-``-factor step / n * X_j^T diag(c) X`` in w through z (c: datafit curvature),
-``-factor step sign(w_j)`` in lam_j and ``-factor step w_j`` in l2; where it is zero,
-all vanish. The intercept is a coordinate with a column of ones and no penalty.
+(the penalty's prox, ``penalties.prox``), so with (d_u, d_lam, d_l2) the prox's
+derivatives at the update (``penalties.prox_derivatives``; for ``L1L2`` where the
+new w_j is non-zero: factor = 1 / (1 + step l2), -factor step sign(w_j) and
+-factor step w_j, all zero where it is zero) its derivatives are d_u in the old
+w_j, ``-d_u step / n * X_j^T diag(c) X`` in w through z (c: datafit curvature),
+d_lam in lam_j and d_l2 in l2. The intercept is a coordinate with a column of
+ones and no penalty.
 Forward mode carries J = dw/dalpha and ZJ = X J + 1 Jb; reverse mode carries the
 adjoint a = c + [X, 1]^T u so that each update costs O(nnz(X_j)).
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from hyperlasso.inner._cd import cd_epoch, prox_1d
+from hyperlasso.inner._cd import cd_epoch
 from hyperlasso.inner._design import col_axpy, column
 from hyperlasso.inner.datafits import (
     gradient_scalar,
@@ -30,6 +32,7 @@ from hyperlasso.inner.datafits import (
     lipschitz_factor,
     sample_hessian,
 )
+from hyperlasso.inner.penalties import prox, prox_derivatives, support_derivatives
 
 
 @njit(cache=True, nogil=True)
@@ -58,7 +61,6 @@ def forward_epochs(X, datafit, penalty, state, fit_intercept, directions, jacobi
 
     J (p, k), Jb (k,), ZJ (n, k) and the state are updated in place.
     """
-    lam, l2 = penalty
     w, z, b = state
     dlam, dl2 = directions
     J, Jb, ZJ = jacobian
@@ -74,18 +76,17 @@ def forward_epochs(X, datafit, penalty, state, fit_intercept, directions, jacobi
                 continue
             rows, vals = column(X, j, all_rows)
             step = 1.0 / lipschitz[j]
-            factor = 1.0 / (1.0 + step * l2)
             old = w[j]
-            new = prox_1d(old - step * gradient_scalar(X, datafit, z, j), step, lam[j],
-                          l2)
-            if new != 0.0:
+            new = prox(penalty, old - step * gradient_scalar(X, datafit, z, j), step, j)
+            d_u, d_lam, d_l2 = prox_derivatives(penalty, new, step, j)
+            if d_u != 0.0:
                 _curved_projection(rows, vals, z, datafit, ZJ, proj)
-                sign = 1.0 if new > 0 else -1.0
                 for k in range(J.shape[1]):
-                    new_row[k] = factor * (J[j, k] - step * proj[k] / n
-                                           - step * (sign * dlam[j, k] + new * dl2[k]))
+                    new_row[k] = d_u * (J[j, k] - step * proj[k] / n)
             else:
                 new_row[:] = 0.0
+            for k in range(J.shape[1]):
+                new_row[k] += d_lam * dlam[j, k] + d_l2 * dl2[k]
             _add_to_rows(rows, vals, new_row - J[j], ZJ)
             J[j] = new_row
             if new != old:
@@ -114,34 +115,31 @@ def recorded_epochs(X, datafit, penalty, state, fit_intercept, W_out, b_out):
 
 
 @njit(cache=True, nogil=True)
-def _reverse_feature(entries, z, datafit, w_j, steps, c, u, j):
+def _reverse_feature(entries, z, datafit, derivatives, step, c, u, j):
     """Adjoint of one feature update; returns (a_j * dnew/dlam_j, a_j * dnew/dl2).
 
-    ``entries`` is the column (rows, vals), ``steps`` the pair (step, factor),
-    (c, u) the adjoint, ``w_j`` the feature after the update. c and u are separate
-    arguments: unpacked from a tuple next to an IR-inlined call, numba 0.68
-    miscompiled the update of u (see ``datafits``).
+    ``entries`` is the column (rows, vals), ``derivatives`` the prox's
+    (d_u, d_lam, d_l2) at the update (``penalties.prox_derivatives``), (c, u) the
+    adjoint. c and u are separate arguments: unpacked from a tuple next to an
+    IR-inlined call, numba 0.68 miscompiled the update of u (see ``datafits``).
     """
     rows, vals = entries
-    step, factor = steps
+    d_u, d_lam, d_l2 = derivatives
     n = z.shape[0]
     a_j = c[j]
     for t in range(rows.shape[0]):
         a_j += vals[t] * u[rows[t]]
-    if w_j == 0.0:
-        c[j] -= a_j
-        return 0.0, 0.0
-    c[j] += (factor - 1.0) * a_j
-    scale = a_j * factor * step / n
-    for t in range(rows.shape[0]):
-        i = rows[t]
-        u[i] -= scale * vals[t] * sample_hessian(datafit, z[i], i)
-    sign = 1.0 if w_j > 0 else -1.0
-    return -a_j * factor * step * sign, -a_j * factor * step * w_j
+    c[j] += (d_u - 1.0) * a_j
+    if d_u != 0.0:
+        scale = a_j * d_u * step / n
+        for t in range(rows.shape[0]):
+            i = rows[t]
+            u[i] -= scale * vals[t] * sample_hessian(datafit, z[i], i)
+    return a_j * d_lam, a_j * d_l2
 
 
 @njit(cache=True, nogil=True)
-def backward_pass(X, datafit, trajectory, z, l2, fit_intercept, c, c_b):
+def backward_pass(X, datafit, trajectory, z, penalty, fit_intercept, c, c_b):
     """Reverse-mode differentiation through the recorded epochs.
 
     ``trajectory`` is (W (E + 1, p), B (E + 1,)), the iterates (row 0: the
@@ -171,8 +169,9 @@ def backward_pass(X, datafit, trajectory, z, l2, fit_intercept, c, c_b):
             if delta != 0.0:
                 col_axpy(X, j, -delta, z)
             step = 1.0 / lipschitz[j]
-            d_lam, d_l2 = _reverse_feature(entries, z, datafit, W[e, j],
-                                           (step, 1.0 / (1.0 + step * l2)), c, u, j)
+            d_lam, d_l2 = _reverse_feature(
+                entries, z, datafit, prox_derivatives(penalty, W[e, j], step, j), step,
+                c, u, j)
             g_lam[j] += d_lam
             g_l2 += d_l2
     return g_lam, g_l2
@@ -187,13 +186,15 @@ def _max_abs(a):
 
 
 @njit(cache=True, nogil=True)
-def implicit_forward_sweeps(X, datafit, l2, point, directions, jacobian, fit_intercept,
-                            limits):
+def implicit_forward_sweeps(X, datafit, penalty, point, directions, jacobian,
+                            fit_intercept, limits):
     """Gauss-Seidel sweeps on H J = -B restricted to the support S (frozen).
 
     ``point`` is (S, z, coef), ``directions`` (dlam_S, dl2), ``limits`` (tol,
-    max_epochs). H = [X_S, 1]^T diag(c) [X_S, 1] / n + l2 I_S, B = [sign(w_S)
-    dlam_S + w_S dl2; 0]. J (|S|, k), Jb (k,), ZJ (n, k) are updated in place
+    max_epochs). H = [X_S, 1]^T diag(c) [X_S, 1] / n + D_S and B = [G_lam dlam_S
+    + G_l2 dl2; 0], with D_S, G_lam and G_l2 the penalty's curvature and cross
+    terms on the support (``penalties.support_derivatives``; for ``L1L2``: l2,
+    sign(w_S) and w_S). J (|S|, k), Jb (k,), ZJ (n, k) are updated in place
     (warm start). Returns the number of epochs; stops when the largest change is
     below tol * max|J|.
     """
@@ -206,12 +207,16 @@ def implicit_forward_sweeps(X, datafit, l2, point, directions, jacobian, fit_int
     ones = np.ones(n)
     proj = np.empty(J.shape[1])
     diag = np.empty(S.shape[0])
+    curvature = np.empty(S.shape[0])
+    cross = np.empty((S.shape[0], 2))
     for t in range(S.shape[0]):
+        curvature[t], cross[t, 0], cross[t, 1] = support_derivatives(
+            penalty, coef[S[t]], S[t])
         rows, vals = column(X, S[t], all_rows)
         diag[t] = 0.0
         for q in range(rows.shape[0]):
             diag[t] += vals[q] ** 2 * sample_hessian(datafit, z[rows[q]], rows[q])
-        diag[t] = diag[t] / n + l2
+        diag[t] = diag[t] / n + curvature[t]
     diag_b = 0.0
     for i in range(n):
         diag_b += sample_hessian(datafit, z[i], i) / n
@@ -220,8 +225,8 @@ def implicit_forward_sweeps(X, datafit, l2, point, directions, jacobian, fit_int
         for t in range(S.shape[0]):
             rows, vals = column(X, S[t], all_rows)
             _curved_projection(rows, vals, z, datafit, ZJ, proj)
-            sign = 1.0 if coef[S[t]] > 0 else -1.0
-            delta = -(proj / n + l2 * J[t] + sign * dlam_S[t] + coef[S[t]] * dl2) / diag[t]
+            delta = -(proj / n + curvature[t] * J[t] + cross[t, 0] * dlam_S[t]
+                      + cross[t, 1] * dl2) / diag[t]
             _add_to_rows(rows, vals, delta, ZJ)
             J[t] += delta
             change = max(change, np.max(np.abs(delta)))

@@ -1,17 +1,16 @@
 """Implicit forward, forward and backward differentiation of block coordinate descent.
 
-One update of group g (step 1 / L_g, t = step lam_g, s = 1 + step l2) is
+One update of group g (step 1 / L_g) is
 
-    W_g <- P(U),  U = W_g - step X_g^T R / n,  P(U) = max(0, 1 - t / ||U||) U / s,
+    W_g <- P(U),  U = W_g - step X_g^T R / n,
 
-whose derivatives, where the new block is non-zero, are
-``DP(U) V = (c V + (t / ||U||) u <u, V>) / s`` (c = 1 - t / ||U||, u = U / ||U||),
-``dP/dlam_g = -step u / s`` and ``dP/dl2 = -step P(U) / s``; where it is zero they
-all vanish. Implicit forward iterates the differentiated update with the active
-groups frozen at the solution (Bertrand et al. 2020); forward and backward
-differentiate plain cyclic block CD over every group from the warm start. They
-are reference methods in numpy (one Python step per group update), for checking
-the fast path (polish, implicit) on problems of up to a few thousand groups.
+P the penalty's block prox, whose derivatives in U, lam_g and l2 the penalty
+gives (``penalties.GroupProxStep``). Implicit forward iterates the differentiated
+update with the active groups frozen at the solution (Bertrand et al. 2020);
+forward and backward differentiate plain cyclic block CD over every group from the
+warm start. They are reference methods in numpy (one Python step per group
+update), for checking the fast path (polish, implicit) on problems of up to a few
+thousand groups.
 """
 
 from __future__ import annotations
@@ -35,34 +34,6 @@ from hyperlasso.inner.block import (
 
 #: Largest number of stored floats (Jacobian or recorded iterates): 2 GB.
 MAX_ENTRIES = 250_000_000
-
-
-class GroupStep:
-    """The block update of one group at the point U, and its derivatives."""
-
-    def __init__(self, U: np.ndarray, step: float, lam_g: float, l2: float):
-        norm = float(np.sqrt(np.sum(U**2)))
-        self.step, self.shrink = step, 1.0 + step * l2
-        threshold = step * lam_g
-        self.zero = norm <= threshold
-        if not self.zero:
-            self.u = U / norm
-            self.c = 1.0 - threshold / norm
-            self.ratio = threshold / norm
-            self.new = self.c * U / self.shrink
-
-    def jacobian_apply(self, V: np.ndarray) -> np.ndarray:
-        """DP(U) V for V of shape U.shape (+ trailing direction axes)."""
-        inner = np.tensordot(self.u, V, axes=(tuple(range(self.u.ndim)),) * 2)
-        return (self.c * V + self.ratio * np.multiply.outer(self.u, inner)) / self.shrink
-
-    def d_lam(self) -> np.ndarray:
-        """dP / dlam_g."""
-        return -self.step * self.u / self.shrink
-
-    def d_l2(self) -> np.ndarray:
-        """dP / dl2."""
-        return -self.step * self.new / self.shrink
 
 
 def _block_data(problem):
@@ -94,8 +65,7 @@ def block_implicit_forward(ctx: Context) -> MethodOutput:
         members = groups.members(g)
         X_g = _columns(X, members)
         U = W[members] - np.asarray(X_g.T @ R) / (n * lipschitz[g])
-        steps.append((members, X_g, GroupStep(U, 1.0 / lipschitz[g], problem.lam[g],
-                                              problem.l2)))
+        steps.append((members, X_g, problem.penalty.prox_step(U, 1.0 / lipschitz[g], g)))
     J = np.zeros(W.shape + (k,))
     Jb, ZJ = np.zeros((T, k)), np.zeros((n, T, k))
     for _ in range(MAX_EPOCHS):
@@ -151,10 +121,10 @@ def _solution(ctx, W, b_int, opt, n_epochs, converged) -> BlockSolution:
 
 
 def _group_update(X_g, W, R, members, gs_args):
-    """Apply one block update in place; return its GroupStep and the change of W_g."""
-    step, lam_g, l2, n = gs_args
+    """Apply one block update in place; return its prox step (``GroupProxStep``)."""
+    step, penalty, g, n = gs_args
     U = W[members] - step * np.asarray(X_g.T @ R) / n
-    gs = GroupStep(U, step, lam_g, l2)
+    gs = penalty.prox_step(U, step, g)
     new = np.zeros_like(U) if gs.zero else gs.new
     delta = new - W[members]
     if np.any(delta):
@@ -187,7 +157,7 @@ def block_forward(ctx: Context) -> MethodOutput:
                 old_J = J[members]
                 step = 1.0 / lipschitz[g]
                 gs = _group_update(X_g, W, R, members,
-                                   (step, problem.lam[g], problem.l2, n))
+                                   (step, problem.penalty, g, n))
                 if gs.zero:
                     new_J = np.zeros_like(old_J)
                 else:
@@ -229,7 +199,7 @@ def block_backward(ctx: Context) -> MethodOutput:
             for g in range(groups.n_groups):
                 if lipschitz[g] > 0.0:
                     _group_update(columns[g], W, R, groups.members(g),
-                                  (1.0 / lipschitz[g], problem.lam[g], problem.l2, n))
+                                  (1.0 / lipschitz[g], problem.penalty, g, n))
             if problem.fit_intercept:
                 shift = -R.mean(axis=0)
                 R += shift
@@ -275,7 +245,7 @@ def _reverse(problem, columns, recorded, R, adjoint):
             if np.any(delta):
                 R = R - np.asarray(X_g @ delta)
             U = iterates[e - 1][members] - step * np.asarray(X_g.T @ R) / n
-            gs = GroupStep(U, step, problem.lam[g], problem.l2)
+            gs = problem.penalty.prox_step(U, step, g)
             a_g = c[members] + np.asarray(X_g.T @ u)
             if gs.zero:
                 c[members] -= a_g

@@ -140,7 +140,7 @@ class ActiveGroupSystem:
         """blockdiag(lam_g (I - u_g u_g^T) / ||W_g||) applied to V (|F|, T)."""
         u = self._directions
         along = self._group_sums(u * V)[self._row_group]
-        return self._lam_over_norm[:, None] * (V - u * along[:, None])
+        return self.problem.penalty.support_curvature(u, self._lam_over_norm, along, V)
 
     def matvec(self, v: np.ndarray) -> np.ndarray:
         """H @ v without forming H."""

@@ -126,7 +126,7 @@ def backward(ctx: Context) -> MethodOutput:
     del W_chunks
     g_lam, g_l2 = _kernels.backward_pass(
         problem.design.kernel_view, problem.kernel_datafit, (W, B),
-        problem.linear_predictor(w, b), float(problem.l2), problem.fit_intercept,
+        problem.linear_predictor(w, b), problem.kernel_penalty, problem.fit_intercept,
         problem.internal_gradient(grad_coef, grad_intercept).copy(), grad_intercept,
     )
     gradient = ctx.model.pullback(g_lam, g_l2, ctx.alpha)

@@ -188,7 +188,7 @@ def implicit_forward(ctx: Context) -> MethodOutput:
     ZJ = np.asarray(problem.design.columns(support) @ J).reshape(len(z), active.size)
     ZJ = np.ascontiguousarray(ZJ + Jb[None, :])
     epochs = _kernels.implicit_forward_sweeps(
-        problem.design.kernel_view, problem.kernel_datafit, float(problem.l2),
+        problem.design.kernel_view, problem.kernel_datafit, problem.kernel_penalty,
         (support, z, solution.coef),
         (np.ascontiguousarray(dlam_S), np.ascontiguousarray(dl2_active)),
         (J, Jb, ZJ), problem.fit_intercept, (JACOBIAN_RTOL, MAX_EPOCHS),

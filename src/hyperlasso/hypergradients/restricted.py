@@ -5,8 +5,10 @@ On the support S with signs s, the optimality conditions of the inner problem re
     F(w_S, b) = [X_S^T grad F(z) + lam_S s + l2 w_S ; 1^T grad F(z)] = 0,
 
 whose Jacobian in (w_S, b) is H = A^T diag(c) A / n + l2 I_S, A = [X_S, 1], and
-whose derivatives in lam_S and l2 are ``diag(s)`` and ``w_S``. Only an |S| (+1)
-system is ever solved, never a p x p one.
+whose derivatives in lam_S and l2 are ``diag(s)`` and ``w_S``. The penalty's
+terms (its gradient and curvature on the support, the cross terms) come from
+the problem's penalty (``penalties.L1L2``). Only an |S| (+1) system is ever
+solved, never a p x p one.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class RestrictedSystem:
     @classmethod
     def at(cls, problem: InnerProblem, coef: np.ndarray, intercept: float):
         """Build the system at the point (coef, intercept)."""
-        support = np.flatnonzero(coef)
+        support = problem.penalty.generalized_support(coef)
         return cls._build(problem, coef, intercept, support,
                           problem.design.columns(support))
 
@@ -73,6 +75,11 @@ class RestrictedSystem:
         """|S| + 1 with an intercept, |S| without."""
         return self.support.size + int(self.problem.fit_intercept)
 
+    @property
+    def _penalty_curvature(self):
+        """The penalty's Hessian on the support: a diagonal (scalar or (|S|,))."""
+        return self.problem.penalty.support_curvature(self.coef[self.support])
+
     def _split(self, v):
         return v[: self.support.size], (v[-1] if self.problem.fit_intercept else 0.0)
 
@@ -87,7 +94,7 @@ class RestrictedSystem:
         weighted = self.curvature * (np.asarray(self.X_S @ v_w).ravel() + v_b)
         weighted /= self.problem.n_samples
         return self._join(
-            np.asarray(self.X_S.T @ weighted).ravel() + self.problem.l2 * v_w,
+            np.asarray(self.X_S.T @ weighted).ravel() + self._penalty_curvature * v_w,
             np.sum(weighted),
         )
 
@@ -97,7 +104,7 @@ class RestrictedSystem:
         weighted = _scale_rows(self.X_S, self.curvature)
         H = np.zeros((self.size, self.size))
         H[:k, :k] = _to_dense(self.X_S.T @ weighted) / n
-        H[np.arange(k), np.arange(k)] += self.problem.l2
+        H[np.arange(k), np.arange(k)] += self._penalty_curvature
         if self.problem.fit_intercept:
             H[:k, k] = H[k, :k] = np.asarray(weighted.sum(axis=0)).ravel() / n
             H[k, k] = np.sum(self.curvature) / n
@@ -108,7 +115,7 @@ class RestrictedSystem:
         raw = datafits.raw_grad(self.problem.kernel_datafit, self.z)
         w_S = self.coef[self.support]
         grad_w = np.asarray(self.X_S.T @ raw).ravel()
-        grad_w += self.problem.lam[self.support] * self.signs + self.problem.l2 * w_S
+        grad_w += self.problem.penalty.support_gradient(w_S, self.support)
         return self._join(grad_w, np.sum(raw))
 
     def restrict(self, grad_coef: np.ndarray, grad_intercept: float) -> np.ndarray:
@@ -119,9 +126,7 @@ class RestrictedSystem:
     def pullback(self, v: np.ndarray) -> tuple[np.ndarray, float]:
         """Gradients in (lam, l2) of the criterion from the adjoint v = H^{-1} r."""
         v_w, _ = self._split(v)
-        g_lam = np.zeros(self.problem.n_features)
-        g_lam[self.support] = -self.signs * v_w
-        return g_lam, -float(np.dot(self.coef[self.support], v_w))
+        return self.problem.penalty.pullback(self.coef[self.support], self.support, v_w)
 
     def moved(self, step: np.ndarray) -> tuple[np.ndarray, float]:
         """The point (coef, intercept) minus ``step`` on the system's unknowns."""

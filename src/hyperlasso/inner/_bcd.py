@@ -7,7 +7,8 @@ W of shape (p, T), W_g its rows in group g. Written once for dense and sparse X
 (n, T), C order, so that a group's gradient is X_g^T R / n.
 
 Arguments are packed: ``groups = (indices, indptr, lipschitz)`` (see
-``groups.Groups``; lipschitz of shape (n_groups,)), ``penalty = (lam, l2)`` and
+``groups.Groups``; lipschitz of shape (n_groups,)), ``penalty``
+(``penalties.GroupL2``: lam of shape (n_groups,), l2) and
 ``state = (W, R, b)``, all updated in place.
 """
 
@@ -18,14 +19,7 @@ from numba import njit
 
 from hyperlasso.inner._cd import anderson_extrapolate
 from hyperlasso.inner._design import col_add_tasks, col_dot_tasks
-
-
-@njit(cache=True, nogil=True, inline="always")
-def block_scale(norm, threshold, shrink):
-    """Factor of the block prox: BST(U, t) / (1 + s) = scale * U."""
-    if norm <= threshold:
-        return 0.0
-    return (1.0 - threshold / norm) / shrink
+from hyperlasso.inner.penalties import block_prox_scale, block_value
 
 
 @njit(cache=True, nogil=True)
@@ -60,7 +54,6 @@ def update_group(X, groups, penalty, state, g, bufs):
     ``bufs = (grad, delta)``: work arrays of shapes (max group size, T) and (T,).
     """
     indices, indptr, lipschitz = groups
-    lam, l2 = penalty
     W = state[0]
     if lipschitz[g] == 0.0:
         return
@@ -75,7 +68,7 @@ def update_group(X, groups, penalty, state, g, bufs):
         for t in range(T):
             grad[k, t] = W[j, t] - step * grad[k, t]
             norm_sq += grad[k, t] ** 2
-    scale = block_scale(np.sqrt(norm_sq), step * lam[g], 1.0 + step * l2)
+    scale = block_prox_scale(penalty, np.sqrt(norm_sq), step, g)
     grad *= scale
     _move_group(X, state, indices, start, size, grad, bufs[1])
 
@@ -146,7 +139,6 @@ def subproblem_violation(X, groups, penalty, state, ws, fit_intercept, buf):
 def objective_on(groups, penalty, state, ws):
     """||R||^2 / (2n) + the penalty of the groups ``ws``."""
     indices, indptr, _ = groups
-    lam, l2 = penalty
     W, R, _ = state
     total = 0.0
     for t in range(R.shape[1]):
@@ -159,7 +151,7 @@ def objective_on(groups, penalty, state, ws):
         for k in range(indptr[g], indptr[g + 1]):
             for t in range(W.shape[1]):
                 w_sq += W[indices[k], t] ** 2
-        total += lam[g] * np.sqrt(w_sq) + 0.5 * l2 * w_sq
+        total += block_value(penalty, w_sq, g)
     return total
 
 

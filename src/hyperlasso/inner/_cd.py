@@ -1,9 +1,10 @@
-"""Numba kernels of coordinate descent for F(Xw + b) + sum_j lam_j |w_j| + l2/2 ||w||^2.
+"""Numba kernels of coordinate descent for F(Xw + b) + a separable penalty.
 
-Written once for dense and sparse X (see ``_design``) and for every datafit (see
-``datafits``: the datafit is a typed tuple (y, lipschitz)). The penalty is the
-tuple ``(lam, l2)`` and the iterate the tuple ``state = (w, z, b)`` with z = Xw +
-b and b an array of one entry, all updated in place. Each kernel is one named
+Written once for dense and sparse X (see ``_design``), for every datafit (see
+``datafits``: the datafit is a typed tuple (y, lipschitz)) and every separable
+penalty (see ``penalties``: ``L1L2``, the typed tuple (lam, l2)). The iterate is
+the tuple ``state = (w, z, b)`` with z = Xw + b and b an array of one entry, all
+updated in place. Each kernel is one named
 step of the solver in ``solver.py``.
 """
 
@@ -19,40 +20,22 @@ from hyperlasso.inner.datafits import (
     intercept_update_step,
     value,
 )
-
-
-@njit(cache=True, nogil=True, inline="always")
-def prox_1d(u, step, lam_j, l2):
-    """Prox of step * (lam_j |.| + l2/2 (.)^2) at u: soft-thresholding then shrinkage."""
-    t = step * lam_j
-    if u > t:
-        return (u - t) / (1.0 + step * l2)
-    if u < -t:
-        return (u + t) / (1.0 + step * l2)
-    return 0.0
+from hyperlasso.inner.penalties import coordinate_value, distance, prox
 
 
 @njit(cache=True, nogil=True)
 def violations(grad, w, penalty, features):
     """Distance of -grad_j to the subdifferential of the penalty, for j in features."""
-    lam, l2 = penalty
     out = np.empty(features.shape[0])
     for t in range(features.shape[0]):
         j = features[t]
-        g = grad[j] + l2 * w[j]
-        if w[j] > 0:
-            out[t] = abs(g + lam[j])
-        elif w[j] < 0:
-            out[t] = abs(g - lam[j])
-        else:
-            out[t] = max(abs(g) - lam[j], 0.0)
+        out[t] = distance(penalty, w[j], grad[j], j)
     return out
 
 
 @njit(cache=True, nogil=True)
 def cd_epoch(X, datafit, penalty, state, ws, fit_intercept):
     """One cyclic pass of coordinate descent over ``ws``; updates ``state``."""
-    lam, l2 = penalty
     w, z, b = state
     lipschitz = datafit.lipschitz
     for t in range(ws.shape[0]):
@@ -61,7 +44,7 @@ def cd_epoch(X, datafit, penalty, state, ws, fit_intercept):
             continue
         old = w[j]
         step = 1.0 / lipschitz[j]
-        new = prox_1d(old - step * gradient_scalar(X, datafit, z, j), step, lam[j], l2)
+        new = prox(penalty, old - step * gradient_scalar(X, datafit, z, j), step, j)
         if new != old:
             w[j] = new
             col_axpy(X, j, new - old, z)
@@ -73,12 +56,11 @@ def cd_epoch(X, datafit, penalty, state, ws, fit_intercept):
 
 @njit(cache=True, nogil=True)
 def penalty_value(penalty, w, ws):
-    """Return sum_{j in ws} lam_j |w_j| + l2/2 w_j^2."""
-    lam, l2 = penalty
+    """Return the penalty of the coordinates in ws."""
     total = 0.0
     for t in range(ws.shape[0]):
         j = ws[t]
-        total += lam[j] * abs(w[j]) + 0.5 * l2 * w[j] ** 2
+        total += coordinate_value(penalty, w[j], j)
     return total
 
 

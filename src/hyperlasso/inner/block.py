@@ -22,6 +22,7 @@ from hyperlasso.inner import _bcd
 from hyperlasso.inner._design import TASK_MAJOR_BELOW
 from hyperlasso.inner.convergence import warn_not_converged
 from hyperlasso.inner.groups import Groups
+from hyperlasso.inner.penalties import GroupL2
 from hyperlasso.inner.problem import Design
 from hyperlasso.inner.solver import MIN_WORKING_SET, STOP_CRITERIA
 from hyperlasso.inner.threads import single_threaded_blas
@@ -98,22 +99,18 @@ class BlockProblem:
         """X^T grad F at W = 0 with the optimal intercept, shape (p, T)."""
         return self.design.rmatmat(self.null_intercept() - self.Y) / self.n_samples
 
+    @cached_property
+    def penalty(self) -> GroupL2:
+        """The penalty ``GroupL2(lam, l2)``, as the kernels take it."""
+        return GroupL2(np.ascontiguousarray(self.lam, dtype=np.float64), float(self.l2))
+
     def penalty_value(self, W: np.ndarray) -> float:
         """sum_g lam_g ||W_g|| + l2/2 ||W||^2."""
-        norms = self.groups.norms(W)
-        return float(self.lam @ norms + 0.5 * self.l2 * np.sum(W**2))
+        return self.penalty.value(W, self.groups)
 
     def violations(self, W: np.ndarray, grad: np.ndarray) -> np.ndarray:
         """Distance of -grad_g to the subdifferential at W_g, shape (n_groups,)."""
-        norms = self.groups.norms(W)
-        active = norms > 0
-        scaled = np.zeros_like(norms)
-        scaled[active] = self.lam[active] / norms[active]
-        per_feature = scaled[self.groups.group_of_feature]
-        full = grad + self.l2 * W
-        moved = self.groups.norms(full + per_feature[:, None] * W)
-        return np.where(active, moved,
-                        np.maximum(self.groups.norms(full) - self.lam, 0.0))
+        return self.penalty.distances(W, grad, self.groups)
 
     def duality_gap(self, W: np.ndarray, R: np.ndarray, grad: np.ndarray) -> float:
         """Primal minus dual objective, dual point -R / n (centered, rescaled)."""
@@ -123,13 +120,8 @@ class BlockProblem:
             shift = theta.mean(axis=0)
             theta = theta - shift
             xt_theta = xt_theta - np.outer(self.design.col_sums, shift)
-        dual_norms = self.groups.norms(xt_theta)
-        if self.l2 == 0.0:
-            ratio = np.max(dual_norms / self.lam, initial=0.0)
-            theta, conj = theta / max(1.0, ratio), 0.0
-        else:
-            excess = np.maximum(dual_norms - self.lam, 0.0)
-            conj = float(excess @ excess) / (2.0 * self.l2)
+        scale, conj = self.penalty.dual_terms(xt_theta, self.groups)
+        theta = theta * scale
         dual = float(np.sum(theta * self.Y) - 0.5 * n * np.sum(theta**2)) - conj
         primal = 0.5 * float(np.sum(R**2)) / n + self.penalty_value(W)
         return primal - dual
@@ -138,7 +130,7 @@ class BlockProblem:
         """``(X, groups, penalty)`` packed for ``_bcd``."""
         indices, indptr = self.groups.kernel_view()
         return (self.design.kernel_view, (indices, indptr, self.lipschitz),
-                (self.lam, float(self.l2)))
+                self.penalty)
 
 
 def group_lipschitz(design: Design, groups: Groups) -> np.ndarray:

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from hyperlasso.inner import datafits
 from hyperlasso.inner._design import as_design
+from hyperlasso.inner.penalties import L1L2
 
 #: Center a dense design when some |mean_j| exceeds this times the column's
 #: standard deviation (correlation with the intercept above 1 / sqrt(2)).
@@ -166,10 +167,15 @@ class InnerProblem:
         return self.datafit(np.ascontiguousarray(self.y, dtype=np.float64),
                             np.ascontiguousarray(self.lipschitz, dtype=np.float64))
 
+    @cached_property
+    def penalty(self) -> L1L2:
+        """The penalty ``L1L2(lam, l2)``, as the kernels take it."""
+        return L1L2(np.ascontiguousarray(self.lam, dtype=np.float64), float(self.l2))
+
     @property
-    def kernel_penalty(self) -> tuple[np.ndarray, float]:
-        """``(lam, l2)`` as the kernels take it."""
-        return self.lam, float(self.l2)
+    def kernel_penalty(self) -> L1L2:
+        """The penalty as the kernels take it (``penalty``)."""
+        return self.penalty
 
     @property
     def n_samples(self) -> int:
@@ -223,8 +229,7 @@ class InnerProblem:
 
     def primal(self, w: np.ndarray, z: np.ndarray) -> float:
         """Objective value at (w, z = Xw + b)."""
-        pen = np.sum(self.lam * np.abs(w)) + 0.5 * self.l2 * np.dot(w, w)
-        return float(datafits.value(self.kernel_datafit, z) + pen)
+        return float(datafits.value(self.kernel_datafit, z)) + self.penalty.value(w)
 
     def duality_gap(self, w: np.ndarray, z: np.ndarray, grad: np.ndarray) -> float:
         """Duality gap at (w, z = Xw + b), given ``grad`` = X^T grad F(z).
@@ -237,14 +242,8 @@ class InnerProblem:
         xt_theta = -grad
         if self.fit_intercept:
             theta, xt_theta = self._center_dual(theta, xt_theta)
-        if self.l2 == 0.0:
-            ratio = np.abs(xt_theta) / self.lam
-            scale = 1.0 / max(1.0, float(np.max(ratio, initial=0.0)))
-            theta, conj = theta * scale, 0.0
-        else:
-            excess = np.maximum(np.abs(xt_theta) - self.lam, 0.0)
-            conj = float(np.dot(excess, excess)) / (2.0 * self.l2)
-        dual = datafits.dual_value(self.kernel_datafit, theta) - conj
+        scale, conj = self.penalty.dual_terms(xt_theta)
+        dual = datafits.dual_value(self.kernel_datafit, theta * scale) - conj
         return self.primal(w, z) - dual
 
     def _center_dual(self, theta, xt_theta):
