@@ -124,6 +124,36 @@ def test_kernels_are_found():
     assert {"cd_epoch", "solve_subproblem", "violations"} <= names
 
 
+def _reads_the_penalty(kernel: ast.FunctionDef) -> list[int]:
+    """Lines where a kernel looks inside its ``penalty`` argument (attribute,
+    index or unpacking) instead of calling the penalty's functions."""
+    lines = []
+    for node in ast.walk(kernel):
+        inner = getattr(node, "value", None)
+        if (isinstance(node, ast.Attribute | ast.Subscript | ast.Assign)
+                and isinstance(inner, ast.Name) and inner.id == "penalty"):
+            lines.append(node.lineno)
+    return lines
+
+
+KERNEL_MODULES = [p for p in ALL_MODULES if p.name != "penalties.py"]
+
+
+@pytest.mark.parametrize("path", KERNEL_MODULES,
+                         ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_only_the_penalties_read_their_weights_in_kernels(path):
+    """The prox, distances and derivatives of a penalty live in ``penalties``:
+    a kernel elsewhere passes ``penalty`` on, so a new penalty is one class."""
+    found = {f.name: lines for f in _kernels(ast.parse(path.read_text()))
+             if (lines := _reads_the_penalty(f))}
+    assert not found, f"{path.name}: kernels reading the penalty's weights {found}"
+
+
+def test_the_penalty_scan_sees_an_unpacking():
+    tree = ast.parse("@njit\ndef k(penalty):\n    lam, l2 = penalty\n    return lam\n")
+    assert _reads_the_penalty(next(_kernels(tree))) == [3]
+
+
 @pytest.mark.parametrize("path", ALL_MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_kernel_has_more_than_eight_arguments(path):
     too_many = {f.name: len(f.args.args) for f in _kernels(ast.parse(path.read_text()))

@@ -308,8 +308,7 @@ def _design(case):
 def _ista_step(problem, w, step):
     z = problem.linear_predictor(w, 0.0)
     grad = problem.design.rmatvec(datafits.raw_grad(problem.kernel_datafit, z))
-    moved = w - step * grad
-    return np.sign(moved) * np.maximum(np.abs(moved) - step * problem.lam, 0.0)
+    return problem.penalty.prox(w - step * grad, step)
 
 
 def _descend(update, start, exact, targets, max_iter, accept=None):

@@ -19,7 +19,7 @@ from numba import njit
 
 from hyperlasso.inner._cd import anderson_extrapolate
 from hyperlasso.inner._design import col_add_tasks, col_dot_tasks
-from hyperlasso.inner.penalties import block_prox_scale, block_value
+from hyperlasso.inner.penalties import block_distance, block_prox_scale, block_value
 
 
 @njit(cache=True, nogil=True)
@@ -101,25 +101,10 @@ def bcd_epoch(X, groups, penalty, state, ws, fit_intercept, bufs):
 def group_violation(X, groups, penalty, state, g, buf):
     """Distance of -grad_g to the subdifferential of the penalty at W_g."""
     indices, indptr, _ = groups
-    lam, l2 = penalty
-    W = state[0]
     start, size = indptr[g], indptr[g + 1] - indptr[g]
     grad = buf[:size]
     group_gradient(X, state[1], indices, start, size, grad)
-    w_sq = 0.0
-    for k in range(size):
-        for t in range(W.shape[1]):
-            w = W[indices[start + k], t]
-            grad[k, t] += l2 * w
-            w_sq += w * w
-    if w_sq == 0.0:
-        return max(np.sqrt(np.sum(grad ** 2)) - lam[g], 0.0)
-    scale = lam[g] / np.sqrt(w_sq)
-    total = 0.0
-    for k in range(size):
-        for t in range(W.shape[1]):
-            total += (grad[k, t] + scale * W[indices[start + k], t]) ** 2
-    return np.sqrt(total)
+    return block_distance(penalty, grad, state[0], indices[start:start + size], g)
 
 
 @njit(cache=True, nogil=True)

@@ -19,6 +19,7 @@ import scipy.linalg
 from numba import njit
 
 from hyperlasso.inner.convergence import warn_not_converged
+from hyperlasso.inner.penalties import L1L2, soft_threshold
 from hyperlasso.inner.threads import single_threaded_blas
 
 
@@ -60,11 +61,9 @@ def _column_pass(W, s, lam, beta, Wb, j, active_only):
             continue
         old = beta[k]
         u = s[k] - (Wb[k] - W[k, k] * old)
-        new = 0.0
-        if u > lam[k]:
-            new = (u - lam[k]) / W[k, k]
-        elif u < -lam[k]:
-            new = (u + lam[k]) / W[k, k]
+        new = soft_threshold(u, lam[k])
+        if new != 0.0:  # the division only where the coordinate is non-zero
+            new /= W[k, k]
         if new != old:
             delta = new - old
             for i in range(p):
@@ -134,11 +133,7 @@ def _precision_from(W: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 def optimality_violation(S, Lam, Theta, Sigma) -> float:
     """max_ij distance of -(S - Sigma)_ij to Lam_ij * subdifferential of |Theta_ij|."""
-    grad = S - Sigma
-    on = Theta != 0
-    viol = np.where(on, np.abs(grad + Lam * np.sign(Theta)),
-                    np.maximum(np.abs(grad) - Lam, 0.0))
-    return float(np.max(viol))
+    return float(np.max(L1L2(Lam, 0.0).distances(Theta, S - Sigma)))
 
 
 def inverse_spd(Theta: np.ndarray) -> np.ndarray:

@@ -17,8 +17,9 @@ gradient, its curvature and the cross terms d grad / d(lam, l2) (implicit
 differentiation). The numba kernels reach the per-coordinate functions through
 the overloads below (``prox``, ``distance``, ``coordinate_value``,
 ``prox_derivatives``, ``support_derivatives`` for separable penalties;
-``block_prox_scale``, ``block_value`` for block ones); a type that is not registered in
-``PENALTIES`` fails to compile with an error naming the registered ones. Adding
+``block_prox_scale``, ``block_distance``, ``block_value`` for block ones); a type
+that is not registered in ``PENALTIES`` fails to compile with an error naming the
+registered ones. Adding
 a penalty is one class here with those functions and its entry in ``PENALTIES``.
 """
 
@@ -33,14 +34,19 @@ from numba.extending import overload
 
 
 @njit(cache=True, nogil=True, inline="always")
+def soft_threshold(u, t):
+    """sign(u) max(|u| - t, 0): the prox of t |.| (also the graphical lasso's)."""
+    if u > t:
+        return u - t
+    if u < -t:
+        return u + t
+    return 0.0
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _l1l2_prox(u, step, lam_j, l2):
     """Prox of step * (lam_j |.| + l2/2 (.)^2) at u: soft-thresholding, shrinkage."""
-    t = step * lam_j
-    if u > t:
-        return (u - t) / (1.0 + step * l2)
-    if u < -t:
-        return (u + t) / (1.0 + step * l2)
-    return 0.0
+    return soft_threshold(u, step * lam_j) / (1.0 + step * l2)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -118,6 +124,13 @@ class L1L2(NamedTuple):
         shrunk = np.sign(u) * np.maximum(np.abs(u) - step * self.lam, 0.0)
         return shrunk / (1.0 + step * self.l2)
 
+    def distances(self, w: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        """Distance of -grad_j to the subdifferential at w_j, elementwise (any
+        shape ``lam`` broadcasts to: the graphical lasso's matrices too)."""
+        full = grad + self.l2 * w
+        return np.where(w != 0, np.abs(full + self.lam * np.sign(w)),
+                        np.maximum(np.abs(full) - self.lam, 0.0))
+
     def dual_terms(self, xt_theta: np.ndarray):
         """(scale, conjugate) of a dual point theta with X^T theta = ``xt_theta``."""
         return _dual_terms(self.lam, self.l2, np.abs(xt_theta))
@@ -151,6 +164,26 @@ def _group_prox_scale(norm, step, lam_g, l2):
     if norm <= threshold:
         return 0.0
     return (1.0 - threshold / norm) / (1.0 + step * l2)
+
+
+@njit(cache=True, nogil=True)
+def _group_distance(grad, W, rows, lam_g, l2):
+    """Distance of -grad to lam_g d||.||(W_g) + l2 W_g, W_g = W[rows]; ``grad``
+    (|rows|, T) is overwritten."""
+    w_sq = 0.0
+    for k in range(rows.shape[0]):
+        for t in range(W.shape[1]):
+            w = W[rows[k], t]
+            grad[k, t] += l2 * w
+            w_sq += w * w
+    if w_sq == 0.0:
+        return max(np.sqrt(np.sum(grad ** 2)) - lam_g, 0.0)
+    scale = lam_g / np.sqrt(w_sq)
+    total = 0.0
+    for k in range(rows.shape[0]):
+        for t in range(W.shape[1]):
+            total += (grad[k, t] + scale * W[rows[k], t]) ** 2
+    return np.sqrt(total)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -206,6 +239,7 @@ class GroupL2(NamedTuple):
     name = "group_l2"
     block_prox_scale_of = _group_prox_scale
     block_value_of = _group_value
+    block_distance_of = _group_distance
 
     def value(self, W: np.ndarray, groups) -> float:
         """sum_g lam_g ||W_g|| + l2/2 ||W||^2 for W of shape (p, T)."""
@@ -324,6 +358,19 @@ def block_prox_scale(penalty_, norm_, step_, g_):  # pragma: no cover - numba ov
 def block_value(penalty_, norm_sq_, g_):  # pragma: no cover - numba overload below
     """Group g's penalty at W_g with ||W_g||^2 = ``norm_sq``."""
     raise NotImplementedError
+
+
+def block_distance(penalty_, grad_, W_, rows_, g_):  # pragma: no cover - overload
+    """Distance of -grad to the subdifferential of group g's penalty at W[rows]
+    (``grad`` of shape (|rows|, T) is overwritten)."""
+    raise NotImplementedError
+
+
+@overload(block_distance, jit_options={"cache": True})
+def _block_distance(penalty_, grad_, W_, rows_, g_):
+    impl = _implementation(penalty_, "block_distance_of")
+    return lambda penalty_, grad_, W_, rows_, g_: impl(grad_, W_, rows_,
+                                                       penalty_.lam[g_], penalty_.l2)
 
 
 @overload(block_prox_scale, jit_options={"cache": True})
