@@ -10,7 +10,7 @@ from numba.core.errors import TypingError
 from scipy.optimize import minimize, minimize_scalar
 from sklearn.linear_model import Lasso, MultiTaskLasso
 
-from hyperlasso.inner import _cd, penalties
+from hyperlasso.inner import _cd, _penalty_calls, penalties
 from hyperlasso.inner.groups import Groups
 from hyperlasso.inner.penalties import L1L2, GroupL2
 
@@ -19,27 +19,27 @@ RNG = np.random.default_rng(0)
 
 @njit
 def _prox(penalty, u, step, j):
-    return penalties.prox(penalty, u, step, j)
+    return _penalty_calls.prox(penalty, u, step, j)
 
 
 @njit
 def _distance(penalty, w, g, j):
-    return penalties.distance(penalty, w, g, j)
+    return _penalty_calls.distance(penalty, w, g, j)
 
 
 @njit
 def _prox_derivatives(penalty, new, step, j):
-    return penalties.prox_derivatives(penalty, new, step, j)
+    return _penalty_calls.prox_derivatives(penalty, new, step, j)
 
 
 @njit
 def _support_derivatives(penalty, w, j):
-    return penalties.support_derivatives(penalty, w, j)
+    return _penalty_calls.support_derivatives(penalty, w, j)
 
 
 @njit
 def _block_prox_scale(penalty, norm, step, g):
-    return penalties.block_prox_scale(penalty, norm, step, g)
+    return _penalty_calls.block_prox_scale(penalty, norm, step, g)
 
 
 L1 = L1L2(np.array([0.3, 1.2, 0.05]), 0.0)
@@ -226,5 +226,22 @@ def test_an_unregistered_penalty_fails_to_compile_with_a_clear_error():
 def test_check_penalty_names_the_registered_penalties():
     assert penalties.check_penalty("l1_l2") is L1L2
     assert penalties.check_penalty(GroupL2) is GroupL2
-    with pytest.raises(ValueError, match=r"penalty must be one of \['group_l2', 'l1_l2'\]"):
+    with pytest.raises(ValueError, match=r"penalty must be one of the penalties "
+                                         r"\['group_l2', 'l1_l2'\]"):
         penalties.check_penalty("l0")
+    with pytest.raises(ValueError,
+                       match=r"separable penalties \['l1_l2'\] .*, got 'group_l2'"):
+        penalties.check_penalty("group_l2", separable=True)
+
+
+def test_the_inner_problem_takes_only_separable_penalties():
+    from hyperlasso.inner.problem import Design, InnerProblem
+
+    X, y = RNG.standard_normal((5, 2)), RNG.standard_normal(5)
+    problem = InnerProblem(Design.of(X, True), y, "quadratic", np.ones(2), 0.5)
+    assert type(problem.kernel_penalty) is L1L2
+    np.testing.assert_array_equal(problem.kernel_penalty.lam, [1.0, 1.0])
+    assert problem.kernel_penalty.l2 == 0.5
+    with pytest.raises(ValueError, match="separable penalties"):
+        InnerProblem(Design.of(X, True), y, "quadratic", np.ones(2),
+                     penalty_type=GroupL2)

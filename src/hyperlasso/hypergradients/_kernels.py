@@ -4,8 +4,8 @@ One coordinate update of the inner solver is, with step = 1 / L_j,
 
     w_j <- prox(w_j - step * X_j^T grad F(z))
 
-(the penalty's prox, ``penalties.prox``), so with (d_u, d_lam, d_l2) the prox's
-derivatives at the update (``penalties.prox_derivatives``; for ``L1L2`` where the
+(the penalty's prox, ``_penalty_calls.prox``), so with (d_u, d_lam, d_l2) the prox's
+derivatives at the update (``_penalty_calls.prox_derivatives``; for ``L1L2`` where the
 new w_j is non-zero: factor = 1 / (1 + step l2), -factor step sign(w_j) and
 -factor step w_j, all zero where it is zero) its derivatives are d_u in the old
 w_j, ``-d_u step / n * X_j^T diag(c) X`` in w through z (c: datafit curvature),
@@ -26,13 +26,13 @@ from numba import njit
 
 from hyperlasso.inner._cd import cd_epoch
 from hyperlasso.inner._design import col_axpy, column
+from hyperlasso.inner._penalty_calls import prox, prox_derivatives, support_derivatives
 from hyperlasso.inner.datafits import (
     gradient_scalar,
     intercept_grad,
     lipschitz_factor,
     sample_hessian,
 )
-from hyperlasso.inner.penalties import prox, prox_derivatives, support_derivatives
 
 
 @njit(cache=True, nogil=True)
@@ -119,7 +119,7 @@ def _reverse_feature(entries, z, datafit, derivatives, step, c, u, j):
     """Adjoint of one feature update; returns (a_j * dnew/dlam_j, a_j * dnew/dl2).
 
     ``entries`` is the column (rows, vals), ``derivatives`` the prox's
-    (d_u, d_lam, d_l2) at the update (``penalties.prox_derivatives``), (c, u) the
+    (d_u, d_lam, d_l2) at the update (``_penalty_calls.prox_derivatives``), (c, u) the
     adjoint. c and u are separate arguments: unpacked from a tuple next to an
     IR-inlined call, numba 0.68 miscompiled the update of u (see ``datafits``).
     """
@@ -193,7 +193,7 @@ def implicit_forward_sweeps(X, datafit, penalty, point, directions, jacobian,
     ``point`` is (S, z, coef), ``directions`` (dlam_S, dl2), ``limits`` (tol,
     max_epochs). H = [X_S, 1]^T diag(c) [X_S, 1] / n + D_S and B = [G_lam dlam_S
     + G_l2 dl2; 0], with D_S, G_lam and G_l2 the penalty's curvature and cross
-    terms on the support (``penalties.support_derivatives``; for ``L1L2``: l2,
+    terms on the support (``_penalty_calls.support_derivatives``; for ``L1L2``: l2,
     sign(w_S) and w_S). J (|S|, k), Jb (k,), ZJ (n, k) are updated in place
     (warm start). Returns the number of epochs; stops when the largest change is
     below tol * max|J|.

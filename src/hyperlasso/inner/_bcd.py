@@ -19,7 +19,7 @@ from numba import njit
 
 from hyperlasso.inner._cd import anderson_extrapolate
 from hyperlasso.inner._design import col_add_tasks, col_dot_tasks
-from hyperlasso.inner.penalties import block_distance, block_prox_scale, block_value
+from hyperlasso.inner._penalty_calls import block_distance, block_prox_scale, block_value
 
 
 @njit(cache=True, nogil=True)

@@ -14,13 +14,13 @@ import numpy as np
 from numba import njit
 
 from hyperlasso.inner._design import col_axpy
+from hyperlasso.inner._penalty_calls import coordinate_value, distance, prox
 from hyperlasso.inner.datafits import (
     gradient_scalar,
     intercept_grad,
     intercept_update_step,
     value,
 )
-from hyperlasso.inner.penalties import coordinate_value, distance, prox
 
 
 @njit(cache=True, nogil=True)

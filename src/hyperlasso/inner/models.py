@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hyperlasso.inner import datafits
+from hyperlasso.inner import datafits, penalties
 from hyperlasso.inner.problem import Design, InnerProblem
 from hyperlasso.inner.solver import solve
 
@@ -43,6 +43,8 @@ class Model:
 
     fit_intercept: bool = True
     datafit = datafits.Quadratic
+    #: The penalty class (``penalties``) the weights ``penalty(alpha)`` build.
+    penalty_type = penalties.L1L2
     name = "model"
     kind = "separable"
     #: Whether coefficients have shape (n_features, n_tasks) for the criteria.
@@ -89,7 +91,8 @@ class Model:
     def problem(self, alpha: np.ndarray, design: Design, y: np.ndarray) -> InnerProblem:
         """The inner problem at ``alpha`` (validated) on ``(design, y)``."""
         lam, l2 = self.penalty(alpha, design.shape[1])
-        return InnerProblem(design, y, self.datafit, lam, l2, self.fit_intercept)
+        return InnerProblem(design, y, self.datafit, lam, l2, self.fit_intercept,
+                            self.penalty_type)
 
     def user_point(self, coef: np.ndarray, intercept: float):
         """(coef, intercept) as criteria take them (as solved, for these models)."""

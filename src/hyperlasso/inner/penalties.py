@@ -15,12 +15,10 @@ differentiation needs: the derivatives of the prox in its input, in lam and in l
 (iterative differentiation), and on the generalized support the penalty's
 gradient, its curvature and the cross terms d grad / d(lam, l2) (implicit
 differentiation). The numba kernels reach the per-coordinate functions through
-the overloads below (``prox``, ``distance``, ``coordinate_value``,
-``prox_derivatives``, ``support_derivatives`` for separable penalties;
-``block_prox_scale``, ``block_distance``, ``block_value`` for block ones); a type
-that is not registered in ``PENALTIES`` fails to compile with an error naming the
-registered ones. Adding
-a penalty is one class here with those functions and its entry in ``PENALTIES``.
+the overloads of ``_penalty_calls`` (``prox``, ``distance``, ...), which pick them
+from the penalty's numba type; a type that is not registered in ``PENALTIES``
+fails to compile with an error naming the registered ones. Adding a penalty is
+one class here with those functions and its entry in ``PENALTIES``.
 """
 
 from __future__ import annotations
@@ -29,8 +27,6 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
-from numba.core.errors import TypingError
-from numba.extending import overload
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -109,6 +105,7 @@ class L1L2(NamedTuple):
     l2: float
 
     name = "l1_l2"
+    separable = True
     coordinate_prox = _l1l2_prox
     coordinate_distance = _l1l2_distance
     coordinate_value_of = _l1l2_value
@@ -237,6 +234,7 @@ class GroupL2(NamedTuple):
     l2: float
 
     name = "group_l2"
+    separable = False
     block_prox_scale_of = _group_prox_scale
     block_value_of = _group_value
     block_distance_of = _group_distance
@@ -282,115 +280,15 @@ class GroupL2(NamedTuple):
 PENALTIES = {cls.name: cls for cls in (L1L2, GroupL2)}
 
 
-def _implementation(penalty, name: str):
-    """The per-coordinate numba function ``name`` of a penalty's numba type."""
-    cls = getattr(penalty, "instance_class", None)
-    impl = getattr(cls, name, None) if cls in PENALTIES.values() else None
-    if impl is None:
-        raise TypingError(f"{penalty} is not a registered penalty with {name} "
-                          f"({', '.join(c.__name__ for c in PENALTIES.values())}).")
-    return impl
-
-
-def prox(penalty_, u_, step_, j_):  # pragma: no cover - numba overload below
-    """Prox of step * (the penalty of coordinate j) at u."""
-    raise NotImplementedError
-
-
-def distance(penalty_, w_, g_, j_):  # pragma: no cover - numba overload below
-    """Distance of -g to the subdifferential of coordinate j's penalty at w."""
-    raise NotImplementedError
-
-
-def coordinate_value(penalty_, w_, j_):  # pragma: no cover - numba overload below
-    """The penalty of coordinate j at w."""
-    raise NotImplementedError
-
-
-def prox_derivatives(penalty_, new_, step_, j_):  # pragma: no cover - numba overload
-    """(d new / d u, d new / d lam_j, d new / d l2) of new = prox(u), given new."""
-    raise NotImplementedError
-
-
-def support_derivatives(penalty_, w_, j_):  # pragma: no cover - numba overload below
-    """(curvature, d/dlam_j, d/dl2) of coordinate j's penalty gradient at w != 0."""
-    raise NotImplementedError
-
-
-# Not IR-inlined, as the datafits' overloads (see ``datafits``): LLVM inlines them.
-@overload(prox, jit_options={"cache": True})
-def _prox(penalty_, u_, step_, j_):
-    impl = _implementation(penalty_, "coordinate_prox")
-    return lambda penalty_, u_, step_, j_: impl(u_, step_, penalty_.lam[j_],
-                                                penalty_.l2)
-
-
-@overload(distance, jit_options={"cache": True})
-def _distance(penalty_, w_, g_, j_):
-    impl = _implementation(penalty_, "coordinate_distance")
-    return lambda penalty_, w_, g_, j_: impl(w_, g_, penalty_.lam[j_], penalty_.l2)
-
-
-@overload(coordinate_value, jit_options={"cache": True})
-def _coordinate_value(penalty_, w_, j_):
-    impl = _implementation(penalty_, "coordinate_value_of")
-    return lambda penalty_, w_, j_: impl(w_, penalty_.lam[j_], penalty_.l2)
-
-
-@overload(prox_derivatives, jit_options={"cache": True})
-def _prox_derivatives(penalty_, new_, step_, j_):
-    impl = _implementation(penalty_, "coordinate_prox_derivatives")
-    return lambda penalty_, new_, step_, j_: impl(new_, step_, penalty_.lam[j_],
-                                                  penalty_.l2)
-
-
-@overload(support_derivatives, jit_options={"cache": True})
-def _support_derivatives(penalty_, w_, j_):
-    impl = _implementation(penalty_, "coordinate_support_derivatives")
-    return lambda penalty_, w_, j_: impl(w_, penalty_.lam[j_], penalty_.l2)
-
-
-def block_prox_scale(penalty_, norm_, step_, g_):  # pragma: no cover - numba overload
-    """P(U) / U for the block prox of step * (group g's penalty) at U of norm ``norm``."""
-    raise NotImplementedError
-
-
-def block_value(penalty_, norm_sq_, g_):  # pragma: no cover - numba overload below
-    """Group g's penalty at W_g with ||W_g||^2 = ``norm_sq``."""
-    raise NotImplementedError
-
-
-def block_distance(penalty_, grad_, W_, rows_, g_):  # pragma: no cover - overload
-    """Distance of -grad to the subdifferential of group g's penalty at W[rows]
-    (``grad`` of shape (|rows|, T) is overwritten)."""
-    raise NotImplementedError
-
-
-@overload(block_distance, jit_options={"cache": True})
-def _block_distance(penalty_, grad_, W_, rows_, g_):
-    impl = _implementation(penalty_, "block_distance_of")
-    return lambda penalty_, grad_, W_, rows_, g_: impl(grad_, W_, rows_,
-                                                       penalty_.lam[g_], penalty_.l2)
-
-
-@overload(block_prox_scale, jit_options={"cache": True})
-def _block_prox_scale(penalty_, norm_, step_, g_):
-    impl = _implementation(penalty_, "block_prox_scale_of")
-    return lambda penalty_, norm_, step_, g_: impl(norm_, step_, penalty_.lam[g_],
-                                                   penalty_.l2)
-
-
-@overload(block_value, jit_options={"cache": True})
-def _block_value(penalty_, norm_sq_, g_):
-    impl = _implementation(penalty_, "block_value_of")
-    return lambda penalty_, norm_sq_, g_: impl(norm_sq_, penalty_.lam[g_], penalty_.l2)
-
-
-def check_penalty(penalty) -> type:
-    """Return the penalty class, or raise a ValueError naming the registered ones."""
-    if isinstance(penalty, type) and penalty in PENALTIES.values():
+def check_penalty(penalty, separable: bool | None = None) -> type:
+    """Return the penalty class, or raise a ValueError naming the registered ones
+    (of the kind asked: separable, or block, when ``separable`` is given)."""
+    known = {name: cls for name, cls in PENALTIES.items()
+             if separable is None or cls.separable == separable}
+    if isinstance(penalty, type) and penalty in known.values():
         return penalty
-    if isinstance(penalty, str) and penalty in PENALTIES:
-        return PENALTIES[penalty]
-    raise ValueError(f"penalty must be one of {sorted(PENALTIES)} (or their classes), "
-                     f"got {penalty!r}.")
+    if isinstance(penalty, str) and penalty in known:
+        return known[penalty]
+    kind = "" if separable is None else ("separable " if separable else "block ")
+    raise ValueError(f"penalty must be one of the {kind}penalties {sorted(known)} "
+                     f"(or their classes), got {penalty!r}.")

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from hyperlasso.inner import datafits
 from hyperlasso.inner._design import as_design
-from hyperlasso.inner.penalties import L1L2
+from hyperlasso.inner.penalties import L1L2, check_penalty
 
 #: Center a dense design when some |mean_j| exceeds this times the column's
 #: standard deviation (correlation with the intercept above 1 / sqrt(2)).
@@ -149,6 +149,8 @@ class InnerProblem:
         Non-negative l2 weight.
     fit_intercept : bool
         Whether an unpenalized intercept b is fitted.
+    penalty_type : type, default=L1L2
+        A separable penalty class of ``penalties`` built from ``(lam, l2)``; checked.
     """
 
     design: Design
@@ -157,9 +159,12 @@ class InnerProblem:
     lam: np.ndarray
     l2: float = 0.0
     fit_intercept: bool = True
+    penalty_type: type = L1L2
 
     def __post_init__(self):
         object.__setattr__(self, "datafit", datafits.check_datafit(self.datafit))
+        object.__setattr__(self, "penalty_type", check_penalty(self.penalty_type,
+                                                                 separable=True))
 
     @cached_property
     def kernel_datafit(self):
@@ -168,9 +173,10 @@ class InnerProblem:
                             np.ascontiguousarray(self.lipschitz, dtype=np.float64))
 
     @cached_property
-    def penalty(self) -> L1L2:
-        """The penalty ``L1L2(lam, l2)``, as the kernels take it."""
-        return L1L2(np.ascontiguousarray(self.lam, dtype=np.float64), float(self.l2))
+    def penalty(self):
+        """The penalty ``penalty_type(lam, l2)``, as the kernels take it."""
+        return self.penalty_type(np.ascontiguousarray(self.lam, dtype=np.float64),
+                                 float(self.l2))
 
     @property
     def kernel_penalty(self) -> L1L2:
