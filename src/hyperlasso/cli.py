@@ -157,20 +157,12 @@ def _estimator(args, X_train, y_train):
     if args.model != "logreg":
         options["sigma"] = args.sigma
         if args.criterion == "sure" and args.sigma is None:
+            from hyperlasso.estimators.noise import estimate_noise
+
             options["sigma"] = estimate_noise(X_train, y_train)
             print(f"sigma not given: {options['sigma']:.4g}, estimated from the residual "
                   "of a cross-validated Lasso (Reid et al. 2016)")
     return getattr(hyperlasso, MODELS[args.model])(**options)
-
-
-def estimate_noise(X, y) -> float:
-    """sqrt(RSS / (n - |S| - 1)) of a cross-validated Lasso (Reid et al. 2016)."""
-    from hyperlasso import LassoCV
-
-    lasso = LassoCV(max_iter=20).fit(X, y)
-    residual = y - lasso.predict(X)
-    dof = max(X.shape[0] - np.count_nonzero(lasso.coef_) - 1, 1)
-    return float(np.sqrt(np.dot(residual, residual) / dof))
 
 
 def _report(args, dataset, estimator, X_test, y_test, elapsed) -> dict:

@@ -88,7 +88,7 @@ class HyperCVMixin(BaseEstimator):
         model = self._model() if model is None else model
         objective = make_objective(self.criterion, model, X, y_model, self._settings(),
                                    cv=self.cv if cv is None else cv, n_jobs=self.n_jobs,
-                                   sigma=self.sigma)
+                                   sigma=getattr(self, "sigma_", self.sigma))
         if not isinstance(space, Space):
             make_space = self._user_space if space is None else space
             space = make_space(default_space(model, Design.of(X, model.fit_intercept),

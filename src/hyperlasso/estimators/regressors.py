@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,6 +20,7 @@ from hyperlasso.estimators.base import (
     linear_prediction,
     monitor_split,
 )
+from hyperlasso.estimators.noise import estimate_noise
 from hyperlasso.hyperparameters import default_space
 from hyperlasso.inner.models import ElasticNet, Lasso, WeightedLasso
 from hyperlasso.inner.problem import Design
@@ -47,7 +49,9 @@ default="lbfgs"
     n_jobs : int or None, default=None
         Folds solved in parallel threads.
     sigma : float or None, default=None
-        Noise level for ``criterion="sure"``.
+        Noise level (standard deviation of each entry of y) for
+        ``criterion="sure"``; estimated when None, with a warning (see
+        ``hyperlasso.estimators.noise.estimate_noise``), and kept in ``sigma_``.
     alpha_init : float or array-like, default=None
         Start of the search; alpha_max / 10 by default (ElasticNet l2 weight:
         0.1 times the mean of ||X_j||^2 / n).
@@ -72,6 +76,9 @@ default="lbfgs"
         zero-order searches), "n_inner" (inner epochs), "time" (s), "stage".
     inner_solution_ : InnerSolution
         The refit's solution (support, achieved duality gap...).
+    sigma_ : float or None
+        The noise level SURE used (``sigma``, or its estimate); None for the
+        other criteria unless ``sigma`` is given.
 """
 
 
@@ -108,11 +115,25 @@ class _RegressorCV(RegressorMixin, HyperCVMixin):
                              multi_output=self._multi_output)
         X = X.astype(np.float64, copy=False)
         y = self._target(np.asarray(y, dtype=np.float64))
+        self.sigma_ = self._noise_level(X, y)
         model, space, result, history = self._search(X, y)
         solution = self._refit(model, X, y, space.alpha(result.theta))
         self._set_fitted(space, result, solution, history)
         self._set_coefficients(solution)
         return self
+
+    def _noise_level(self, X, y):
+        """``sigma``, or for SURE without it an estimate (with a warning)."""
+        if not (isinstance(self.criterion, str) and self.criterion == "sure") \
+                or self.sigma is not None:
+            return self.sigma
+        sigma = estimate_noise(X, y, self.fit_intercept)
+        warnings.warn(
+            f"criterion='sure' without sigma: the noise level is estimated as "
+            f"{sigma:.4g} from the residuals of a cross-validated Lasso (Reid et al. "
+            "2016, see hyperlasso.estimators.noise); SURE and alpha_ depend on it. "
+            "Pass sigma= if it is known.", UserWarning, stacklevel=3)
+        return sigma
 
     #: Whether fit takes a 2-D target (multi-task models).
     _multi_output = False
