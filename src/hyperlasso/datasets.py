@@ -11,8 +11,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-__all__ = ["make_correlated_regression", "make_random_graph_precision",
-           "make_sparse_tfidf_regression"]
+from hyperlasso.meeg import make_meeg_problem  # mne is imported when it is called
+
+__all__ = ["make_correlated_regression", "make_meeg_problem",
+           "make_random_graph_precision", "make_sparse_tfidf_regression"]
 
 
 def _check_sizes(n_samples: int, n_features: int, n_nonzero: int, snr: float) -> None:
