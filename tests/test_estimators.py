@@ -158,8 +158,10 @@ def test_bad_input_for_estimators(regression):
         hl.LassoCV(alpha_bounds=(1.0, 0.1)).fit(X, y)
     with pytest.raises(ValueError, match="criterion='sure' needs a quadratic datafit"):
         hl.SparseLogisticRegressionCV(criterion="sure").fit(X, y > 0)
-    with pytest.raises(ValueError, match="needs the noise level"):
-        hl.LassoCV(criterion="sure").fit(X, y)
+    # Without sigma, SURE estimates the noise level (Reid et al. 2016) and says so.
+    with pytest.warns(UserWarning, match="the noise level is estimated"):
+        est = hl.LassoCV(criterion="sure").fit(X, y)
+    assert np.isfinite(est.sigma_) and est.sigma_ > 0
     y_single = np.zeros(80)
     y_single[:3] = 1
     from sklearn.model_selection import KFold
