@@ -653,8 +653,8 @@ def test_dense_system_is_its_matvec(name, fit_intercept):
     """H formed densely (all groups' rank-one terms at once) equals H applied to the
     unit vectors, and the structured Woodbury solve inverts it: both are sums of
     O(1) terms, so rounding level (1e-12 relative) is the tolerance."""
-    from hyperlasso.hypergradients.block_system import ActiveGroupSystem, structured_solver
     from hyperlasso.inner.block import solve_block
+    from hyperlasso.inner.block_system import ActiveGroupSystem, structured_solver
     from hyperlasso.inner.problem import Design
 
     model, X, Y, _, _ = _problem(name, "dense", fit_intercept, seed=9)
@@ -687,12 +687,12 @@ def test_low_rank_solve_inverts_the_dense_system(fit_intercept, l2, kind):
     of a backward-stable solve (cond(H) <= 1e6 here)."""
     from dataclasses import replace
 
-    from hyperlasso.hypergradients.block_system import (
+    from hyperlasso.inner.block import BlockProblem, solve_block
+    from hyperlasso.inner.block_system import (
         ActiveGroupSystem,
         low_rank_applies,
         low_rank_solver,
     )
-    from hyperlasso.inner.block import BlockProblem, solve_block
     from hyperlasso.inner.groups import Groups
     from hyperlasso.inner.problem import Design
 

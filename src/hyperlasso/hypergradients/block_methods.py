@@ -13,15 +13,15 @@ from dataclasses import replace
 
 import numpy as np
 
-from hyperlasso.hypergradients.block_system import (
+from hyperlasso.hypergradients.methods import Context, MethodOutput, criterion_on_support
+from hyperlasso.hypergradients.restricted import choose_linear_solver, factorize
+from hyperlasso.inner.block import BlockSolution, measure_block_optimality, solve_block
+from hyperlasso.inner.block_system import (
     ActiveGroupSystem,
     low_rank_applies,
     low_rank_solver,
     structured_solver,
 )
-from hyperlasso.hypergradients.methods import Context, MethodOutput, criterion_on_support
-from hyperlasso.hypergradients.restricted import choose_linear_solver, factorize
-from hyperlasso.inner.block import BlockSolution, measure_block_optimality, solve_block
 
 #: Chord steps of polish at most; each multiplies the error by about the
 #: relative distance to the solution.

@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from hyperlasso.inner import _bcd
 from hyperlasso.inner._design import TASK_MAJOR_BELOW
+from hyperlasso.inner.block_newton import newton_on_active_groups
 from hyperlasso.inner.convergence import warn_not_converged
 from hyperlasso.inner.groups import Groups
 from hyperlasso.inner.penalties import GroupL2
@@ -243,7 +244,6 @@ def _solve(problem, tol, stop, max_iter, max_epochs, warm_start) -> BlockSolutio
     W, b = block_starting_point(problem, warm_start)
     b_int = problem.internal_intercept(W, b)
     R = problem.residual(W, b_int)
-    X, groups, penalty = problem.kernel_args()
     n_epochs, best_kkt, n_stalls = 0, np.inf, 0
     for n_iter in range(1, max_iter + 1):
         opt = measure_block_optimality(problem, W, b_int, R)
@@ -258,8 +258,7 @@ def _solve(problem, tol, stop, max_iter, max_epochs, warm_start) -> BlockSolutio
         if ws.shape[0] == problem.groups.n_groups:
             current = opt.gap if stop == "gap" else opt.kkt
             tol_in *= min(1.0, tol / max(current, 1e-300))
-        n_epochs += _bcd.solve_subproblem(X, groups, penalty, (W, R, b_int), ws,
-                                          problem.fit_intercept, tol_in, max_epochs)
+        n_epochs += _solve_working_set(problem, (W, R, b_int), ws, tol_in, max_epochs)
     opt = measure_block_optimality(problem, W, b_int, R)
     converged = (opt.gap if stop == "gap" else opt.kkt) <= tol
     if not converged:
@@ -268,6 +267,34 @@ def _solve(problem, tol, stop, max_iter, max_epochs, warm_start) -> BlockSolutio
             f"{opt.gap if stop == 'gap' else opt.kkt:.3e} > tol = {tol:.1e} after "
             f"{n_iter} iterations. Raise max_iter or loosen tol.", gap=opt.gap, kkt=opt.kkt)
     return _solution(problem, W, b_int, opt, n_iter, n_epochs, converged)
+
+
+#: Epochs of block coordinate descent between two looks at the active groups:
+#: when they have not changed over one such chunk, Newton steps on them
+#: (``block_newton``) finish the subproblem.
+NEWTON_EVERY = 50
+
+
+def _solve_working_set(problem: BlockProblem, state, ws, tol_in, max_epochs) -> int:
+    """Block CD on the groups ``ws`` to the violation ``tol_in``, with Newton
+    steps on the active groups once a chunk of epochs leaves them unchanged (once
+    per active set); returns the epochs."""
+    X, groups, penalty = problem.kernel_args()
+    done, previous, tried = 0, None, None
+    while done < max_epochs:
+        chunk = min(NEWTON_EVERY, max_epochs - done)
+        epochs = _bcd.solve_subproblem(X, groups, penalty, state, ws,
+                                       problem.fit_intercept, tol_in, chunk)
+        done += epochs
+        if epochs < chunk:
+            return done
+        active = np.flatnonzero(problem.groups.norms(state[0]) > 0)
+        stable = previous is not None and np.array_equal(active, previous)
+        if stable and not (tried is not None and np.array_equal(active, tried)):
+            newton_on_active_groups(problem, state)
+            tried = active
+        previous = active
+    return done
 
 
 def _working_set(problem: BlockProblem, violations, W) -> np.ndarray:

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.linalg
 import scipy.linalg.lapack
 import scipy.sparse as sp
 
-from hyperlasso.inner.block import BlockProblem
+if TYPE_CHECKING:  # block.py's solver takes Newton steps on this system
+    from hyperlasso.inner.block import BlockProblem
 
 
 @dataclass(frozen=True, eq=False)
