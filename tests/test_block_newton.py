@@ -77,7 +77,7 @@ def test_newton_leaves_an_optimal_state_unchanged():
     np.testing.assert_array_equal(W, solution.coef)
 
 
-def test_newton_drops_a_spurious_group_or_leaves_the_state():
+def test_newton_never_raises_the_objective_from_a_spurious_row():
     """From the solution plus a small spurious row, the objective never rises."""
     X, Y = _correlated(seed=3)
     problem = _problem(MultiTaskLasso(fit_intercept=False), X, Y, 0.1)
