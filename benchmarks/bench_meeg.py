@@ -7,8 +7,9 @@ random draws (seeds) each.
 
 Runs on every problem, in the same process:
 
-- **hyperlasso single**: ``hl.MultiTaskLassoCV(criterion="sure", sigma=1)``
-  (L-BFGS on the SURE hypergradient);
+- **hyperlasso single**: ``hl.MultiTaskLassoCV(criterion="sure", sigma=1,
+  n_jobs=2)`` (L-BFGS on the SURE hypergradient; SURE's two inner problems in
+  two threads), and the same with ``n_jobs=1``;
 - **hyperlasso weighted**: ``hl.WeightedMultiTaskLassoCV(criterion="sure",
   monitor_fraction=None)``, one penalty per source from the single optimum;
 - **MNE grid**: what ``mne.inverse_sparse.mixed_norm(alpha="sure")`` runs, its
@@ -86,8 +87,9 @@ def localization(problem, coef_rows: np.ndarray) -> dict:
             "n_sources": int(found.size)}
 
 
-def run_hyperlasso(problem, weighted: bool) -> dict:
-    options = dict(criterion="sure", sigma=problem.sigma, fit_intercept=False)
+def run_hyperlasso(problem, weighted: bool, n_jobs: int = 2) -> dict:
+    options = dict(criterion="sure", sigma=problem.sigma, fit_intercept=False,
+                   n_jobs=n_jobs)
     estimator = (hl.WeightedMultiTaskLassoCV(monitor_fraction=None, **options)
                  if weighted else hl.MultiTaskLassoCV(**options))
     start = time.perf_counter()
@@ -156,6 +158,8 @@ def bench_problem(n_active: int, snr: float, seed: int, gain, with_sklearn: bool
                              Settings(tol=1e-10), sigma=problem.sigma)
     a_max = hl.alpha_max(model, problem.gain, problem.measurements)
     runs = {"hyperlasso single": run_hyperlasso(problem, weighted=False),
+            "hyperlasso single, 1 thread": run_hyperlasso(problem, weighted=False,
+                                                          n_jobs=1),
             "hyperlasso weighted": run_hyperlasso(problem, weighted=True),
             "MNE grid": run_mne(problem, MNE_GRID),
             "MNE grid to 1 %": run_mne(problem, MNE_WIDE_GRID),

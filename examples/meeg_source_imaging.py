@@ -121,7 +121,8 @@ def main() -> None:
     print(f"EEG problem: {problem.gain.shape[0]} channels, {problem.gain.shape[1]} "
           f"sources, {problem.measurements.shape[1]} time samples "
           f"({time.perf_counter() - start:.1f} s to build)")
-    options = dict(criterion="sure", sigma=problem.sigma, fit_intercept=False)
+    options = dict(criterion="sure", sigma=problem.sigma, fit_intercept=False,
+                   n_jobs=2)  # SURE's two inner problems in two threads
     single = tune(problem, hl.MultiTaskLassoCV(**options), "MultiTaskLassoCV")
     weighted = tune(problem, hl.WeightedMultiTaskLassoCV(monitor_fraction=None,
                                                          **options),

@@ -91,6 +91,21 @@ def test_sure_with_a_fixed_direction_is_deterministic():
     assert values[0] != values[2]
 
 
+def test_sure_two_inner_problems_in_parallel_threads_give_the_same_result():
+    """n_jobs=2 solves SURE's two problems in threads: same value and gradient,
+    to the last digit (each solve is deterministic and independent)."""
+    X, Y, _ = _multitask_data()
+    alpha = hl.alpha_max("multitask_lasso", X, Y) / 4
+    results = [make_objective("sure", MultiTaskLasso(), X, Y, TIGHT, sigma=SIGMA,
+                              n_jobs=n_jobs).value_and_grad(alpha) for n_jobs in (1, 2)]
+    assert results[0].value == results[1].value
+    assert results[0].gradient == results[1].gradient
+    estimators = [hl.MultiTaskLassoCV(criterion="sure", sigma=SIGMA, n_jobs=n_jobs)
+                  .fit(X, Y) for n_jobs in (None, 2)]
+    assert estimators[0].alpha_ == estimators[1].alpha_
+    np.testing.assert_array_equal(estimators[0].coef_, estimators[1].coef_)
+
+
 def test_sure_mean_tracks_the_true_prediction_risk_along_the_path():
     """Over 150 noise draws (one Monte-Carlo direction each), the mean SURE and
     the mean true risk ||X B_hat + 1 b - X B||^2 / N agree within 4 standard

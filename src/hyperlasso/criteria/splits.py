@@ -34,7 +34,7 @@ def make_objective(criterion, model: Model, X, y: np.ndarray, settings: Settings
     cv : int, cross-validation generator or iterable, default=5
         As in scikit-learn.
     n_jobs : int or None
-        Folds in parallel (threads).
+        Folds in parallel (threads); for SURE, its two inner problems.
     sigma : float, optional
         Noise level for SURE.
     """
@@ -44,7 +44,8 @@ def make_objective(criterion, model: Model, X, y: np.ndarray, settings: Settings
         raise ValueError(f"criterion must be one of {CRITERIA} or have a method "
                          f"value_and_grad(coef, intercept), got {criterion!r}.")
     if criterion == "sure":
-        return sure_objective(model, _design(model, X), X, y, sigma, settings)
+        return sure_objective(model, _design(model, X), X, y, sigma, settings,
+                              n_jobs=n_jobs)
     splits = _splits(model, X, y, cv)
     if criterion == "holdout":
         splits = splits[:1]

@@ -70,7 +70,8 @@ class ResidualAndProjection:
 
 def sure_objective(model: Model, design: Design, X, y: np.ndarray, sigma: float | None,
                    settings: Settings, eps: float | None = None,
-                   random_state: int | None = 0) -> FoldObjective:
+                   random_state: int | None = 0,
+                   n_jobs: int | None = None) -> FoldObjective:
     """SURE (divided by the number of entries N of y) as an objective in alpha.
 
     Parameters
@@ -91,6 +92,9 @@ def sure_objective(model: Model, design: Design, X, y: np.ndarray, sigma: float 
         Finite-difference step; default 2 sigma / N^0.3 (Deledalle et al. 2014).
     random_state : int or None, default=0
         Seed of the Monte-Carlo direction delta.
+    n_jobs : int or None, default=None
+        2 solves the two inner problems (targets y and y + eps delta) in parallel
+        threads; None means one after the other.
     """
     if model.datafit is not datafits.Quadratic:
         raise ValueError(
@@ -109,4 +113,5 @@ def sure_objective(model: Model, design: Design, X, y: np.ndarray, sigma: float 
     u = 2.0 * sigma**2 * delta / (size * eps)
     folds = [Fold(design, y, ResidualAndProjection(X, y, 1.0, -u)),
              Fold(design, y + eps * delta, ResidualAndProjection(X, y, 0.0, u))]
-    return FoldObjective(model, folds, settings, reduce="sum", offset=-sigma**2)
+    return FoldObjective(model, folds, settings, n_jobs=n_jobs, reduce="sum",
+                         offset=-sigma**2)

@@ -47,7 +47,8 @@ default="lbfgs"
         all data uses min(tol, 1e-8).
     fit_intercept : bool, default=True
     n_jobs : int or None, default=None
-        Folds solved in parallel threads.
+        Folds solved in parallel threads; with ``criterion="sure"``, 2 solves
+        its two inner problems (targets y and y + eps delta) at once.
     sigma : float or None, default=None
         Noise level (standard deviation of each entry of y) for
         ``criterion="sure"``; estimated when None, with a warning (see
