@@ -137,6 +137,17 @@ def bench_group(shape, folds, repeats: int) -> dict:
             "runs": runs, "speedup": ratio, "pass": bool(ratio >= TARGET_RATIO and equal)}
 
 
+def save_report(stem: str, report: dict, render) -> None:
+    """Record the load average at the end, write ``results/<stem>.json`` and the
+    Markdown ``render(report)`` to ``results/<stem>.md``, and print the latter."""
+    report["load_average_end"] = os.getloadavg()
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=1))
+    text = render(report)
+    (RESULTS / f"{stem}.md").write_text(text)
+    print(text)
+
+
 def environment() -> dict:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=RESULTS.parent).stdout.strip()
@@ -196,12 +207,7 @@ def main() -> None:
     report = {"environment": environment(),
               "multitask": [bench_multitask(s, folds, repeats) for s in multitask_shapes],
               "group": [bench_group(s, folds, repeats) for s in group_shapes]}
-    report["load_average_end"] = os.getloadavg()
-    suffix = "_quick" if args.quick else ""
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"block_tuning{suffix}.json").write_text(json.dumps(report, indent=1))
-    (RESULTS / f"block_tuning{suffix}.md").write_text(markdown(report))
-    print(markdown(report))
+    save_report("block_tuning_quick" if args.quick else "block_tuning", report, markdown)
 
 
 if __name__ == "__main__":

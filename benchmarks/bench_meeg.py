@@ -50,22 +50,18 @@ Writes ``benchmarks/results/meeg[_quick].json`` and ``.md``.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import pathlib
 import time
 import warnings
 
 import numpy as np
 
 import hyperlasso as hl
-from bench_block_tuning import environment
+from bench_block_tuning import environment, save_report
 from hyperlasso.criteria import make_objective
 from hyperlasso.hypergradients import Settings
 from hyperlasso.inner.block_models import MultiTaskLasso
 from hyperlasso.meeg import eeg_gain, make_meeg_problem
 
-RESULTS = pathlib.Path(__file__).parent / "results"
 EQUAL = 1e-3
 TARGET_RATIO = 5.0
 SPURIOUS_MM = 15.0
@@ -311,12 +307,7 @@ def main() -> None:
             print(f"{n_active} sources, SNR {snr:g}, seed {seed}: " + ", ".join(
                 f"{name} {run['time']:.1f} s" for name, run in result["runs"].items()),
                 flush=True)
-    report["load_average_end"] = os.getloadavg()
-    suffix = "_quick" if args.quick else ""
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"meeg{suffix}.json").write_text(json.dumps(report, indent=1))
-    (RESULTS / f"meeg{suffix}.md").write_text(markdown(report))
-    print(markdown(report))
+    save_report("meeg_quick" if args.quick else "meeg", report, markdown)
 
 
 if __name__ == "__main__":

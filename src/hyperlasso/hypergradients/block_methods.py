@@ -18,9 +18,8 @@ from hyperlasso.hypergradients.restricted import choose_linear_solver, factorize
 from hyperlasso.inner.block import BlockSolution, measure_block_optimality, solve_block
 from hyperlasso.inner.block_system import (
     ActiveGroupSystem,
-    low_rank_applies,
-    low_rank_solver,
-    structured_solver,
+    has_structured_solve,
+    structured_direct_solver,
 )
 
 #: Chord steps of polish at most; each multiplies the error by about the
@@ -99,10 +98,10 @@ def block_solver(system: ActiveGroupSystem, linear_solver: str):
     """
     if linear_solver == "cg":
         return factorize(system, linear_solver)
-    if system.n_tasks == 1 and not low_rank_applies(system):
+    if not has_structured_solve(system):
         return factorize(system, linear_solver)  # H is |F| x |F| already
     try:
-        return (low_rank_solver if system.n_tasks == 1 else structured_solver)(system)
+        return structured_direct_solver(system)
     except np.linalg.LinAlgError:
         return factorize(system, "cholesky")
 

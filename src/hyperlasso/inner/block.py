@@ -109,6 +109,10 @@ class BlockProblem:
         """sum_g lam_g ||W_g|| + l2/2 ||W||^2."""
         return self.penalty.value(W, self.groups)
 
+    def objective(self, W: np.ndarray, R: np.ndarray) -> float:
+        """||R||^2 / (2n) + the penalty at W, R the residual of W."""
+        return 0.5 * float(np.sum(R**2)) / self.n_samples + self.penalty_value(W)
+
     def violations(self, W: np.ndarray, grad: np.ndarray) -> np.ndarray:
         """Distance of -grad_g to the subdifferential at W_g, shape (n_groups,)."""
         return self.penalty.distances(W, grad, self.groups)
@@ -124,8 +128,7 @@ class BlockProblem:
         scale, conj = self.penalty.dual_terms(xt_theta, self.groups)
         theta = theta * scale
         dual = float(np.sum(theta * self.Y) - 0.5 * n * np.sum(theta**2)) - conj
-        primal = 0.5 * float(np.sum(R**2)) / n + self.penalty_value(W)
-        return primal - dual
+        return self.objective(W, R) - dual
 
     def kernel_args(self):
         """``(X, groups, penalty)`` packed for ``_bcd``."""

@@ -18,9 +18,8 @@ import scipy.linalg
 
 from hyperlasso.inner.block_system import (
     ActiveGroupSystem,
-    low_rank_applies,
-    low_rank_solver,
-    structured_solver,
+    has_structured_solve,
+    structured_direct_solver,
 )
 
 #: Newton steps per call at most (quadratic convergence: 3 to 5 from a point
@@ -53,8 +52,8 @@ def newton_on_active_groups(problem, state) -> int:
     if system.active.size == 0 or not _direct_solve_is_small(system):
         return 0
     start = _objective(problem, system)
-    reached, n_steps = _newton_steps(problem, system, start)
-    if n_steps == 0 or _objective(problem, reached) >= start - OBJECTIVE_SLACK * abs(start):
+    reached, n_steps, objective = _newton_steps(problem, system, start)
+    if n_steps == 0 or objective >= start - OBJECTIVE_SLACK * abs(start):
         return 0
     W[:] = reached.coef
     b_int[:] = problem.internal_intercept(reached.coef, reached.intercept)
@@ -63,24 +62,24 @@ def newton_on_active_groups(problem, state) -> int:
 
 
 def _newton_steps(problem, system: ActiveGroupSystem, objective: float):
-    """Newton steps with backtracking from ``system``: (the system reached, the
-    steps taken)."""
+    """Newton steps with backtracking from ``system`` (objective ``objective``):
+    (the system reached, the steps taken, its objective)."""
     scale = max(float(np.max(problem.lam)), 1e-300)
     for n_steps in range(MAX_STEPS):
         residual = system.optimality_map()
         if float(np.max(np.abs(residual), initial=0.0)) <= RTOL * scale:
-            return system, n_steps
+            return system, n_steps, objective
         try:
             step = _solver(system)(residual)
         except (np.linalg.LinAlgError, ValueError):
-            return system, n_steps
+            return system, n_steps, objective
         if not np.all(np.isfinite(step)):
-            return system, n_steps
+            return system, n_steps, objective
         moved = _backtrack(problem, system, step, objective)
         if moved is None:
-            return system, n_steps
+            return system, n_steps, objective
         system, objective = moved
-    return system, MAX_STEPS
+    return system, MAX_STEPS, objective
 
 
 #: Step lengths tried along a Newton direction (the full step first; short ones
@@ -103,20 +102,16 @@ def _backtrack(problem, system: ActiveGroupSystem, step, objective):
 
 
 def _direct_solve_is_small(system: ActiveGroupSystem) -> bool:
-    return (system.n_tasks > 1 or low_rank_applies(system)
-            or system.direct_size <= MAX_DIRECT_SIZE)
+    return has_structured_solve(system) or system.direct_size <= MAX_DIRECT_SIZE
 
 
 def _solver(system: ActiveGroupSystem):
     """H^{-1} by the structured solves of ``block_system``, or H's Cholesky."""
-    if system.n_tasks > 1:
-        return structured_solver(system)
-    if low_rank_applies(system):
-        return low_rank_solver(system)
+    if has_structured_solve(system):
+        return structured_direct_solver(system)
     factor = scipy.linalg.cho_factor(system.dense(), check_finite=False)
     return lambda r: scipy.linalg.cho_solve(factor, r, check_finite=False)
 
 
 def _objective(problem, system: ActiveGroupSystem) -> float:
-    return (0.5 * float(np.sum(system.R**2)) / problem.n_samples
-            + problem.penalty_value(system.coef))
+    return problem.objective(system.coef, system.R)

@@ -251,6 +251,18 @@ def low_rank_applies(system: ActiveGroupSystem) -> bool:
         < LOW_RANK_RATIO * system.features.size)
 
 
+def has_structured_solve(system: ActiveGroupSystem) -> bool:
+    """Whether H has a solve cheaper than its own factorization: several tasks
+    (``structured_solver``) or the low-rank case of one task (``low_rank_solver``)."""
+    return system.n_tasks > 1 or low_rank_applies(system)
+
+
+def structured_direct_solver(system: ActiveGroupSystem):
+    """``low_rank_solver`` with one task, ``structured_solver`` with several; only
+    where ``has_structured_solve``. Raises ``np.linalg.LinAlgError`` as they do."""
+    return (low_rank_solver if system.n_tasks == 1 else structured_solver)(system)
+
+
 def low_rank_solver(system: ActiveGroupSystem):
     """Exact solve(r) = H^{-1} r for one task through H's low-rank structure.
 
