@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="outer iterations or trials (default 50)")
     tune.add_argument("--test-size", type=float, default=0.2,
                       help="fraction of samples held out for the test score (default 0.2)")
-    tune.add_argument("--n-jobs", type=int, default=None, help="folds in parallel")
+    tune.add_argument("--n-jobs", type=int, default=None, help="folds (SURE: its two inner "
+                      "problems) in parallel threads")
     tune.add_argument("--json", dest="json_path", help="result file (default: "
                       "<data>-<model>-<criterion>.json in the current folder)")
     tune.add_argument("--png", dest="png_path", help="plot file (default: same name .png)")
