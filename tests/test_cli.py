@@ -46,6 +46,11 @@ def test_csv_with_named_target(tmp_path, data, capsys):
     assert report["n_features"] == 15 and report["model"] == "LassoCV"
     assert report["validation_score"] == min(report["history_value"])
     assert (tmp_path / "out.png").stat().st_size > 10_000
+    results = report["cv_results"]  # per-fold results, one entry per evaluation
+    assert results["mean_test_criterion"] == report["history_value"]
+    folds = np.array([results[f"split{k}_test_criterion"] for k in range(3)])
+    np.testing.assert_allclose(folds.mean(axis=0), results["mean_test_criterion"],
+                               rtol=1e-13)
 
 
 def test_npz_elastic_net(tmp_path, data):
@@ -154,6 +159,8 @@ def test_graphical_lasso_from_a_csv(tmp_path, capsys):
     assert _run(tmp_path, tmp_path / "s.csv", "--model", "glasso") == 0
     report = json.loads((tmp_path / "out.json").read_text())
     assert report["model"] == "GraphicalLassoCV" and report["test_nll"] > 0
+    assert len(report["cv_results"]["split2_test_criterion"]) == len(
+        report["history_value"])
     assert "80 samples x 6 variables" in capsys.readouterr().out
 
 

@@ -177,10 +177,22 @@ def _report(args, dataset, estimator, X_test, y_test, elapsed) -> dict:
         "n_features": int(np.size(estimator.coef_)),
         "history_value": estimator.history_["value"],
         "history_time": estimator.history_["time"],
+        "cv_results": jsonable_results(estimator.cv_results_),
         "hyperlasso_version": __version__,
     }
     report.update(_test_scores(args, estimator, X_test, y_test))
     return report
+
+
+def jsonable_results(results: dict) -> dict:
+    """``cv_results_`` as JSON: lists for arrays, null for NaN."""
+    def plain(value):
+        value = np.asarray(value)
+        if value.dtype.kind == "f":
+            return np.where(np.isnan(value), None, value).tolist()
+        return value.tolist()
+    return {key: [plain(v) for v in column] if key == "param_alpha" else plain(column)
+            for key, column in results.items()}
 
 
 def _test_scores(args, estimator, X_test, y_test) -> dict:

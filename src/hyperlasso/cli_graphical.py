@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from hyperlasso import __version__
+from hyperlasso.cli import jsonable_results
 from hyperlasso.data_io import DataError, load_samples
 
 
@@ -39,7 +40,9 @@ def tune_graphical(args, json_path, png_path) -> int:
         "validation_nll": estimator.best_score_,
         "test_nll": HeldOutGaussianNLL(X_test).value(estimator.precision_),
         "n_edges": edges, "time_seconds": elapsed,
-        "history_value": estimator.history_["value"], "hyperlasso_version": __version__,
+        "history_value": estimator.history_["value"],
+        "cv_results": jsonable_results(estimator.cv_results_),
+        "hyperlasso_version": __version__,
     }
     print(f"alpha: {report['alpha']} (cross-validated {report['cv_alpha']}, rescaled to "
           f"{X_train.shape[0]} samples)\nvalidation NLL: {report['validation_nll']:.6g}\n"

@@ -121,7 +121,8 @@ class GraphicalObjective:
         return Evaluation(float(np.mean(values)), gradient,
                           int(sum(s.n_iter for s in solutions)),
                           float(np.mean([(s.support.sum() - s.support.shape[0]) / 2
-                                         for s in solutions])))
+                                         for s in solutions])),
+                          tuple(float(v) for v in values))
 
     def value_and_grad(self, alpha) -> Evaluation:
         """Mean held-out NLL and its gradient in alpha (float or (p, p))."""

@@ -36,12 +36,16 @@ class Evaluation:
         Inner-solver epochs spent, all folds together.
     support_size : float
         Mean support size over folds.
+    fold_values : tuple of float
+        The criterion on each fold (empty where folds are not what the value
+        averages, as SURE's two inner problems).
     """
 
     value: float
     gradient: float | np.ndarray | None
     n_inner: int
     support_size: float
+    fold_values: tuple = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,8 +143,10 @@ class FoldObjective:
         return fold.criterion.value(*point), solution
 
     def _evaluation(self, values, gradient, solutions) -> Evaluation:
+        per_fold = tuple(float(v) for v in values) if self._combine is np.mean else ()
         return Evaluation(
             value=float(self._combine(values)) + self.offset, gradient=gradient,
             n_inner=int(sum(s.n_epochs for s in solutions)),
             support_size=float(np.mean([s.support.size for s in solutions])),
+            fold_values=per_fold,
         )

@@ -138,6 +138,7 @@ class HyperCVMixin(BaseEstimator):
         self.best_score_ = result.value
         self.n_iter_ = result.n_iter
         self.history_ = history
+        self.cv_results_ = cv_results(history)
         self.inner_solution_ = solution
 
 
@@ -188,7 +189,38 @@ def history_dict(space: Space, result: OuterResult, stage: str = "") -> dict:
         "n_inner": history.n_inner.tolist(),
         "time": history.time.tolist(),
         "stage": [stage] * len(history),
+        "support_size": (np.full(len(history), np.nan) if history.support_size is None
+                         else history.support_size).tolist(),
+        "fold_values": [list(v) for v in history.fold_values] or [[]] * len(history),
     }
+
+
+def cv_results(history: dict) -> dict:
+    """One row per outer evaluation, in the form ``pandas.DataFrame`` reads.
+
+    Columns: ``param_alpha`` (what ``alpha_`` would have been), the criterion
+    (lower is better; scikit-learn's search estimators report its negative as a
+    score) as ``mean_test_criterion``, ``std_test_criterion`` and one
+    ``split<k>_test_criterion`` column per fold (none for SURE, which has no
+    folds), ``support_size`` (mean over folds), ``n_inner`` (epochs, all folds),
+    ``time`` (seconds since the start, cumulative over stages), ``stage`` and,
+    where the estimator keeps one, ``monitor``.
+    """
+    folds = history["fold_values"]
+    n_splits = max((len(v) for v in folds), default=0)
+    per_fold = np.full((len(folds), n_splits), np.nan)
+    for row, values in enumerate(folds):
+        per_fold[row, :len(values)] = values
+    results = {"param_alpha": list(history["alpha"]),
+               "mean_test_criterion": np.asarray(history["value"], dtype=float)}
+    results["std_test_criterion"] = (np.std(per_fold, axis=1) if n_splits
+                                     else np.full(len(folds), np.nan))
+    for k in range(n_splits):
+        results[f"split{k}_test_criterion"] = per_fold[:, k]
+    for key in ("support_size", "n_inner", "time", "stage", "monitor"):
+        if key in history:
+            results[key] = np.asarray(history[key])
+    return results
 
 
 def concat_histories(first: dict, second: dict, offset: float) -> dict:

@@ -14,6 +14,7 @@ from hyperlasso.criteria.gaussian import GraphicalObjective, HeldOutGaussianNLL
 from hyperlasso.estimators.base import (
     best_on_monitor,
     concat_histories,
+    cv_results,
     history_dict,
     monitor_split,
 )
@@ -114,7 +115,12 @@ class GraphicalLassoCV(BaseEstimator):
     n_iter_ : int
     history_ : dict of lists
         One entry per evaluation: "alpha", "value", "gradient", "n_inner", "time",
-        "stage" ("scalar" or "matrix").
+        "stage" ("scalar" or "matrix"), "support_size" (edges), "fold_values".
+    cv_results_ : dict of arrays
+        One row per evaluation, read by ``pandas.DataFrame(est.cv_results_)``:
+        "param_alpha", "mean_test_criterion" (held-out NLL), "std_test_criterion",
+        "split<k>_test_criterion" (one per fold), "support_size", "n_inner",
+        "time", "stage" and "monitor".
     """
 
     _parameter_constraints: dict = {
@@ -232,6 +238,7 @@ class GraphicalLassoCV(BaseEstimator):
         self.best_score_ = result.value
         self.n_iter_ = result.n_iter
         self.history_ = history
+        self.cv_results_ = cv_results(history)
 
     def score(self, X, y=None) -> float:
         """Mean log-likelihood per sample, up to constants: minus half the NLL with

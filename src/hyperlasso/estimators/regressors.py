@@ -74,7 +74,14 @@ default="lbfgs"
         Outer iterations.
     history_ : dict of lists
         One entry per evaluation: "alpha", "value", "gradient" (in alpha, NaN for
-        zero-order searches), "n_inner" (inner epochs), "time" (s), "stage".
+        zero-order searches), "n_inner" (inner epochs), "time" (s), "stage",
+        "support_size" (mean over folds), "fold_values" (criterion per fold).
+    cv_results_ : dict of arrays
+        One row per evaluation, read by ``pandas.DataFrame(est.cv_results_)``:
+        "param_alpha", "mean_test_criterion", "std_test_criterion",
+        "split<k>_test_criterion" (one per fold; none for SURE), "support_size",
+        "n_inner", "time", "stage" (and "monitor" where kept). The criterion is a
+        loss: scikit-learn's search estimators report its negative as a score.
     inner_solution_ : InnerSolution
         The refit's solution (support, achieved duality gap...).
     sigma_ : float or None

@@ -25,6 +25,11 @@ class History:
         Inner-solver epochs of each evaluation.
     time : ndarray of shape (n_evaluations,)
         Seconds since the start of the optimization, at the end of each evaluation.
+    support_size : ndarray of shape (n_evaluations,)
+        Mean support size over folds (NaN where the objective does not say).
+    fold_values : tuple of tuples of float
+        The criterion on each fold, one tuple per evaluation (empty where the
+        objective has no folds to report).
     """
 
     theta: np.ndarray
@@ -32,6 +37,8 @@ class History:
     grad: np.ndarray
     n_inner: np.ndarray
     time: np.ndarray
+    support_size: np.ndarray | None = None
+    fold_values: tuple = ()
 
     def __len__(self) -> int:
         return self.value.shape[0]
@@ -102,7 +109,9 @@ class Recorder:
 
     def _record(self, theta, evaluation, grad) -> None:
         row = (theta.copy(), float(evaluation.value), grad, int(evaluation.n_inner),
-               time.perf_counter() - self.start)
+               time.perf_counter() - self.start,
+               float(getattr(evaluation, "support_size", np.nan)),
+               tuple(getattr(evaluation, "fold_values", ())))
         self.rows.append(row)
         if self.callback is not None:
             self.callback(len(self.rows), theta, evaluation)
@@ -111,9 +120,10 @@ class Recorder:
         """The best evaluated point and the full history."""
         if not self.rows:
             raise RuntimeError("the optimizer made no evaluation.")
-        thetas, values, grads, inner, times = zip(*self.rows, strict=True)
+        thetas, values, grads, inner, times, support, folds = zip(*self.rows,
+                                                                  strict=True)
         history = History(np.array(thetas), np.array(values), np.array(grads),
-                          np.array(inner), np.array(times))
+                          np.array(inner), np.array(times), np.array(support), folds)
         best = int(np.argmin(history.value))
         return OuterResult(history.theta[best].copy(), float(history.value[best]), n_iter,
                            history, message)
