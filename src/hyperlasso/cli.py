@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--png", dest="png_path", help="plot file (default: same name .png)")
     tune.add_argument("--no-plot", action="store_true", help="do not draw the PNG")
     tune.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    tune.add_argument("--quiet", action="store_true", help="no progress lines")
+    tune.add_argument("--quiet", action="store_true", help="no progress bar or lines")
     return parser
 
 

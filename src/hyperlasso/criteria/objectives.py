@@ -89,6 +89,8 @@ class FoldObjective:
         self._combine = np.mean if reduce == "mean" else np.sum
         self.offset = offset
         self._warm: list[WarmStart | None] = [None] * len(folds)
+        #: Called with no argument as each fold's inner problem ends (progress bars).
+        self.on_fold_done = None
 
     @property
     def tolerance(self) -> float:
@@ -126,7 +128,12 @@ class FoldObjective:
                                   self.settings, warm_start=self._warm[k],
                                   warn_all_zero=False)
         self._warm[k] = result.warm_start
+        self._fold_finished()
         return result
+
+    def _fold_finished(self) -> None:
+        if self.on_fold_done is not None:
+            self.on_fold_done()
 
     def _fold_value(self, k: int, alpha):
         fold = self.folds[k]
@@ -139,6 +146,7 @@ class FoldObjective:
             warm_start=None if warm is None else (warm.coef, warm.intercept),
         )
         self._warm[k] = WarmStart(solution.coef, solution.intercept)
+        self._fold_finished()
         point = self.model.user_point(solution.coef, solution.intercept)
         return fold.criterion.value(*point), solution
 

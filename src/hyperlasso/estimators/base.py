@@ -8,8 +8,7 @@ attributes. No math lives here.
 
 from __future__ import annotations
 
-import sys
-import time
+import contextlib
 from dataclasses import replace
 from numbers import Integral, Real
 
@@ -20,6 +19,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from hyperlasso.criteria import CRITERIA, make_objective
+from hyperlasso.estimators.progress import Progress, expected_evaluations
 from hyperlasso.hypergradients import METHODS, Settings
 from hyperlasso.hyperparameters import LogScale, Space, default_space
 from hyperlasso.inner.models import Model
@@ -95,8 +95,9 @@ class HyperCVMixin(BaseEstimator):
                                              y_model))
         optimizer = make_optimizer(self.optimizer, **self._optimizer_options())
         fun = LogScale(objective, space)
-        result = optimizer.minimize(fun, space.theta0, space.bounds,
-                                    callback=self._progress(model))
+        with self._progress(model, objective, optimizer, space) as progress:
+            result = optimizer.minimize(fun, space.theta0, space.bounds,
+                                        callback=progress)
         return model, space, _rescored(fun, result)
 
     def _user_space(self, space: Space) -> Space:
@@ -115,17 +116,17 @@ class HyperCVMixin(BaseEstimator):
             return {}
         return {"max_iter": self.max_iter} if isinstance(self.optimizer, str) else {}
 
-    def _progress(self, model: Model):
+    def _progress(self, model: Model, objective, optimizer, space: Space):
+        """A progress bar or lines (``verbose``), or nothing; a context manager."""
         if not self.verbose:
-            return None
-        start = time.perf_counter()
-
-        def report(n_eval, theta, evaluation):
-            print(f"[{type(self).__name__}] {model.name} evaluation {n_eval}: "
-                  f"criterion {evaluation.value:.6g}, mean |support| "
-                  f"{evaluation.support_size:.1f}, {time.perf_counter() - start:.2f} s",
-                  file=sys.stderr)
-        return report
+            return contextlib.nullcontext()
+        folds = getattr(objective, "folds", None)
+        progress = Progress(f"{type(self).__name__} {model.name}", int(self.verbose),
+                            total=expected_evaluations(optimizer, space.theta0.size),
+                            n_folds=None if folds is None else len(folds))
+        if hasattr(objective, "on_fold_done"):
+            objective.on_fold_done = progress.fold_done
+        return progress
 
     def _refit(self, model: Model, X, y_model, alpha) -> InnerSolution:
         design = Design.of(X, model.fit_intercept)

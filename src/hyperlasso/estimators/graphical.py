@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,6 +19,7 @@ from hyperlasso.estimators.base import (
     history_dict,
     monitor_split,
 )
+from hyperlasso.estimators.progress import Progress, expected_evaluations
 from hyperlasso.hyperparameters import LogScale, Space
 from hyperlasso.inner.graphical import GraphicalLasso, empirical_covariance, solve_graphical
 from hyperlasso.outer import make_optimizer
@@ -94,6 +96,8 @@ class GraphicalLassoCV(BaseEstimator):
         improving it (``history_["monitor"]`` records it). ``optimizer`` applies
         to the scalar stage.
     verbose : int, default=0
+        0: silent; 1: a progress bar (with ``hyperlasso[progress]``; else one
+        line per evaluation to stderr); 2: one line per evaluation.
 
     Attributes
     ----------
@@ -191,8 +195,9 @@ class GraphicalLassoCV(BaseEstimator):
             # NLL on every draw, the monitor then stopping the path sooner).
             objective = GraphicalObjective(model, X_tune, splits, self.tol,
                                            n_jobs=self.n_jobs, ddof=self.validation_ddof)
-            result, errors = _monitored_path(LogScale(objective, space), space, monitor,
-                                             self.max_iter)
+            with self._progress("matrix", objective, None, space) as progress:
+                result, errors = _monitored_path(LogScale(objective, space), space,
+                                                 monitor, self.max_iter, progress)
             # The matrix kept was chosen on the monitor, fitted on the tuning rows,
             # unless it is the start: the scalar optimum, tuned on the folds.
             if monitor is None:
@@ -220,9 +225,18 @@ class GraphicalLassoCV(BaseEstimator):
             else {"max_iter": self.max_iter}
         if self.optimizer == "lbfgs":
             options.update(LBFGS_OPTIONS)
-        result = make_optimizer(self.optimizer, **options).minimize(
-            LogScale(objective, space), space.theta0, space.bounds)
+        optimizer = make_optimizer(self.optimizer, **options)
+        with self._progress("scalar", objective, optimizer, space) as progress:
+            result = optimizer.minimize(LogScale(objective, space), space.theta0,
+                                        space.bounds, callback=progress)
         return space, result
+
+    def _progress(self, stage: str, objective, optimizer, space: Space):
+        if not self.verbose:
+            return contextlib.nullcontext()
+        return Progress(f"{type(self).__name__} {stage}", int(self.verbose),
+                        total=expected_evaluations(optimizer, space.theta0.size),
+                        n_folds=len(objective.folds))
 
     def _set_fitted(self, model, space, result, X, history, n_fit: float) -> None:
         self.cv_alpha_ = space.alpha(result.theta)
@@ -271,7 +285,7 @@ def _concat(first: dict, second: dict, p: int) -> dict:
     return concat_histories(first, second, first["time"][-1])
 
 
-def _monitored_path(fun, space: Space, monitor, max_iter: int):
+def _monitored_path(fun, space: Space, monitor, max_iter: int, callback=None):
     """Normalized gradient descent on the matrix penalties, early-stopped.
 
     Each step moves theta = log(alpha) by ``MATRIX_STEP`` along the gradient
@@ -286,7 +300,7 @@ def _monitored_path(fun, space: Space, monitor, max_iter: int):
     errors : list of float
         Monitor NLL of each evaluation (NaN without a monitor).
     """
-    recorder = Recorder(fun, space.bounds)
+    recorder = Recorder(fun, space.bounds, callback)
     theta, errors, since_best = recorder.project(space.theta0), [], 0
     for _ in range(max_iter):
         _, grad = recorder.value_and_grad(theta)

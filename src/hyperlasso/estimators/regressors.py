@@ -59,7 +59,10 @@ default="lbfgs"
     alpha_bounds : array-like of shape (2,) or (n_hyperparameters, 2), default=None
         Search bounds; [alpha_max 1e-3, alpha_max] by default.
     verbose : int, default=0
-        Print one line per evaluation to stderr.
+        0: silent (as scikit-learn); 1: a progress bar over the evaluations with
+        the criterion, the best value, the support size and the folds done (with
+        ``hyperlasso[progress]``, i.e. tqdm; else one line per evaluation to
+        stderr); 2: one line per evaluation.
 
     Attributes
     ----------
