@@ -115,6 +115,13 @@ class LogScale:
         """Value only."""
         return self.objective.value(self.space.alpha(theta))
 
+    def values(self, thetas) -> list[Evaluation]:
+        """Values at several points (in parallel where the objective can)."""
+        alphas = [self.space.alpha(theta) for theta in thetas]
+        if callable(getattr(self.objective, "values", None)):
+            return self.objective.values(alphas)
+        return [self.objective.value(alpha) for alpha in alphas]
+
     @property
     def tolerance(self) -> float:
         """The objective's inner tolerance."""

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from joblib import Parallel, delayed
 
 from hyperlasso.criteria.objectives import Evaluation
+from hyperlasso.criteria.parallel import FoldRunner
 from hyperlasso.hypergradients.graphical import graphical_hypergradient
 from hyperlasso.inner.graphical import empirical_covariance, inverse_spd, solve_graphical
-from hyperlasso.inner.threads import single_threaded_blas
 
 
 class HeldOutGaussianNLL:
@@ -77,7 +76,8 @@ class GraphicalObjective:
     method : str, default="auto"
         Hypergradient method ("auto"/"polish" or "implicit").
     n_jobs : int or None
-        Folds in parallel threads.
+        Folds in parallel threads, or on Dask inside
+        ``joblib.parallel_backend("dask")`` (``criteria/parallel.py``).
     ddof : {0, 1}, default=1
         Of the validation covariances (see :class:`HeldOutGaussianNLL`).
     """
@@ -91,29 +91,14 @@ class GraphicalObjective:
                        HeldOutGaussianNLL(X[test], ddof))
                       for k, (train, test) in enumerate(splits)]
         self._warm = [None] * len(self.folds)
-
-    def _fold(self, k: int, alpha, with_gradient: bool):
-        S, criterion = self.folds[k]
-        Lam = self.model.penalty_matrix(self.model.check_alpha(alpha, S.shape[0]),
-                                        S.shape[0])
-        if with_gradient:
-            result = graphical_hypergradient(S, Lam, criterion, method=self.method,
-                                             tol=self.tol, warm_start=self._warm[k])
-            solution, value, gradient = result.solution, result.value, result.gradient
-        else:
-            solution = solve_graphical(S, Lam, tol=self.tol, warm_start=self._warm[k])
-            value, gradient = criterion.value(solution.precision), None
-        self._warm[k] = solution.precision
-        return value, gradient, solution
+        self._runner = FoldRunner(self.folds, n_jobs)
 
     def _evaluate(self, alpha, with_gradient: bool) -> Evaluation:
-        jobs = range(len(self.folds))
-        if self.n_jobs in (None, 1):
-            results = [self._fold(k, alpha, with_gradient) for k in jobs]
-        else:
-            with single_threaded_blas():
-                results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-                    delayed(self._fold)(k, alpha, with_gradient) for k in jobs)
+        args = [(self.model, alpha, with_gradient, self.method, self.tol, warm)
+                for warm in self._warm]
+        results = self._runner.map(_graphical_fold, args)
+        for k, (_, _, solution) in enumerate(results):
+            self._warm[k] = solution.precision
         values, gradients, solutions = zip(*results, strict=True)
         gradient = None
         if with_gradient:
@@ -131,3 +116,16 @@ class GraphicalObjective:
     def value(self, alpha) -> Evaluation:
         """Mean held-out NLL only."""
         return self._evaluate(alpha, False)
+
+
+def _graphical_fold(fold, model, alpha, with_gradient: bool, method: str, tol: float,
+                    warm):
+    """One fold's held-out NLL, gradient (or None) and solution (a task)."""
+    S, criterion = fold
+    Lam = model.penalty_matrix(model.check_alpha(alpha, S.shape[0]), S.shape[0])
+    if with_gradient:
+        result = graphical_hypergradient(S, Lam, criterion, method=method, tol=tol,
+                                         warm_start=warm)
+        return result.value, result.gradient, result.solution
+    solution = solve_graphical(S, Lam, tol=tol, warm_start=warm)
+    return criterion.value(solution.precision), None, solution

@@ -13,13 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from joblib import Parallel, delayed
 
 from hyperlasso.criteria.heldout import HeldOutCriterion
+from hyperlasso.criteria.parallel import FoldRunner
 from hyperlasso.hypergradients import Settings, WarmStart, hypergradient_on
 from hyperlasso.inner.models import Model
 from hyperlasso.inner.problem import Design
-from hyperlasso.inner.threads import single_threaded_blas
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,8 @@ class FoldObjective:
         How hypergradients are computed (method, inner tolerance, ...).
     n_jobs : int or None, default=None
         Folds run in parallel threads through joblib (the numba kernels release
-        the GIL); None means 1.
+        the GIL), or on Dask inside ``joblib.parallel_backend("dask")`` (see
+        ``criteria/parallel.py``); None means 1 outside such a context.
     reduce : {"mean", "sum"}, default="mean"
         How fold criteria combine: the mean for cross-validation, the sum for
         SURE's two inner problems.
@@ -89,6 +89,7 @@ class FoldObjective:
         self._combine = np.mean if reduce == "mean" else np.sum
         self.offset = offset
         self._warm: list[WarmStart | None] = [None] * len(folds)
+        self._runner = FoldRunner(folds, n_jobs)
         #: Called with no argument as each fold's inner problem ends (progress bars).
         self.on_fold_done = None
 
@@ -103,7 +104,9 @@ class FoldObjective:
 
     def value_and_grad(self, alpha) -> Evaluation:
         """Mean criterion over folds and its gradient in alpha."""
-        results = self._map(self._fold_hypergradient, alpha)
+        results = self._map(_fold_hypergradient, alpha)
+        for k, result in enumerate(results):
+            self._warm[k] = result.warm_start
         gradient = self._combine([np.asarray(r.gradient) for r in results], axis=0)
         if np.ndim(alpha) == 0:
             gradient = float(gradient)
@@ -112,43 +115,28 @@ class FoldObjective:
 
     def value(self, alpha) -> Evaluation:
         """Mean criterion over folds, without gradient (one inner solve per fold)."""
-        results = self._map(self._fold_value, alpha)
+        results = self._map(_fold_value, alpha)
+        for k, (_, solution) in enumerate(results):
+            self._warm[k] = WarmStart(solution.coef, solution.intercept)
         return self._evaluation([v for v, _ in results], None, [s for _, s in results])
 
-    def _map(self, function, alpha):
-        if self.n_jobs in (None, 1) or len(self.folds) == 1:
-            return [function(k, alpha) for k in range(len(self.folds))]
-        parallel = Parallel(n_jobs=self.n_jobs, prefer="threads")
-        with single_threaded_blas():  # BLAS threads would compete with the folds'
-            return parallel(delayed(function)(k, alpha) for k in range(len(self.folds)))
+    def values(self, alphas) -> list[Evaluation]:
+        """``value`` at several alphas: on Dask all trials and folds at once, each
+        from a cold start (the trials' order then does not matter); otherwise one
+        alpha after the other, warm-started, exactly as ``value``."""
+        if self._runner.dask_client() is None:
+            return [self.value(alpha) for alpha in alphas]
+        n_folds = len(self.folds)
+        pairs = [(k, (self.model, alpha, self.settings, None))
+                 for alpha in alphas for k in range(n_folds)]
+        results = self._runner.map_pairs(_fold_value, pairs, on_done=self.on_fold_done)
+        trials = [results[t * n_folds:(t + 1) * n_folds] for t in range(len(alphas))]
+        return [self._evaluation([v for v, _ in trial], None, [s for _, s in trial])
+                for trial in trials]
 
-    def _fold_hypergradient(self, k: int, alpha):
-        fold = self.folds[k]
-        result = hypergradient_on(self.model, fold.criterion, alpha, fold.design, fold.y,
-                                  self.settings, warm_start=self._warm[k],
-                                  warn_all_zero=False)
-        self._warm[k] = result.warm_start
-        self._fold_finished()
-        return result
-
-    def _fold_finished(self) -> None:
-        if self.on_fold_done is not None:
-            self.on_fold_done()
-
-    def _fold_value(self, k: int, alpha):
-        fold = self.folds[k]
-        alpha = self.model.check_alpha(alpha, fold.design.shape[1])
-        warm = self._warm[k]
-        solution = self.model.solve(
-            self.model.problem(alpha, fold.design, fold.y),
-            tol=self.settings.resolved().tol, stop=self.settings.stop,
-            max_iter=self.settings.max_iter,
-            warm_start=None if warm is None else (warm.coef, warm.intercept),
-        )
-        self._warm[k] = WarmStart(solution.coef, solution.intercept)
-        self._fold_finished()
-        point = self.model.user_point(solution.coef, solution.intercept)
-        return fold.criterion.value(*point), solution
+    def _map(self, task, alpha):
+        args = [(self.model, alpha, self.settings, warm) for warm in self._warm]
+        return self._runner.map(task, args, on_done=self.on_fold_done)
 
     def _evaluation(self, values, gradient, solutions) -> Evaluation:
         per_fold = tuple(float(v) for v in values) if self._combine is np.mean else ()
@@ -158,3 +146,23 @@ class FoldObjective:
             support_size=float(np.mean([s.support.size for s in solutions])),
             fold_values=per_fold,
         )
+
+
+def _fold_hypergradient(fold: Fold, model: Model, alpha, settings: Settings,
+                        warm: WarmStart | None):
+    """One fold's criterion and hypergradient (a task: no shared state)."""
+    return hypergradient_on(model, fold.criterion, alpha, fold.design, fold.y, settings,
+                            warm_start=warm, warn_all_zero=False)
+
+
+def _fold_value(fold: Fold, model: Model, alpha, settings: Settings,
+                warm: WarmStart | None):
+    """One fold's criterion and inner solution, without gradient (a task)."""
+    alpha = model.check_alpha(alpha, fold.design.shape[1])
+    solution = model.solve(
+        model.problem(alpha, fold.design, fold.y), tol=settings.resolved().tol,
+        stop=settings.stop, max_iter=settings.max_iter,
+        warm_start=None if warm is None else (warm.coef, warm.intercept),
+    )
+    point = model.user_point(solution.coef, solution.intercept)
+    return fold.criterion.value(*point), solution

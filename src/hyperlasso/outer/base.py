@@ -107,6 +107,20 @@ class Recorder:
         self._record(theta, evaluation, np.full(theta.shape, np.nan))
         return evaluation.value
 
+    def values(self, thetas) -> list[float]:
+        """Objective at several points, recorded in order (zero order).
+
+        An objective with ``values`` evaluates them together (trials on Dask);
+        otherwise one after the other, as ``value``.
+        """
+        thetas = [self.project(theta) for theta in thetas]
+        if not callable(getattr(self.fun, "values", None)):
+            return [self.value(theta) for theta in thetas]
+        evaluations = self.fun.values(thetas)
+        for theta, evaluation in zip(thetas, evaluations, strict=True):
+            self._record(theta, evaluation, np.full(theta.shape, np.nan))
+        return [evaluation.value for evaluation in evaluations]
+
     def _record(self, theta, evaluation, grad) -> None:
         row = (theta.copy(), float(evaluation.value), grad, int(evaluation.n_inner),
                time.perf_counter() - self.start,

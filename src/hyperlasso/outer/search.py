@@ -14,6 +14,9 @@ from hyperlasso.outer.base import OuterResult, Recorder, check_bounds
 class GridSearch:
     """Every point of a log-spaced grid, visited from large to small alpha.
 
+    On Dask (``joblib.parallel_backend("dask")``) the points run together, each
+    from a cold start; otherwise one after the other along the warm-start path.
+
     Decreasing alpha is the warm-start path of Lasso solvers (each solution is a
     good start for the next, smaller penalty). With two hyperparameters the grid
     is their product, the first one running fastest.
@@ -37,14 +40,16 @@ class GridSearch:
             )
         rec = Recorder(fun, bounds, callback)
         axes = [np.linspace(high, low, self.n_points) for low, high in bounds]
-        for point in itertools.product(*reversed(axes)):
-            rec.value(np.array(point[::-1]))
+        rec.values([np.array(point[::-1]) for point in itertools.product(*reversed(axes))])
         return rec.result(self.n_points ** theta0.size, "grid exhausted")
 
 
 @dataclass
 class RandomSearch:
     """Points drawn log-uniformly within the bounds (uniformly in theta).
+
+    The trials run together on Dask (``joblib.parallel_backend("dask")``), each
+    from a cold start; otherwise one after the other, warm-started.
 
     Parameters
     ----------
@@ -61,9 +66,8 @@ class RandomSearch:
         theta0, bounds = check_bounds(theta0, bounds)
         rec = Recorder(fun, bounds, callback)
         rng = np.random.default_rng(self.random_state)
-        rec.value(theta0)
-        for _ in range(self.max_iter - 1):
-            rec.value(rng.uniform(bounds[:, 0], bounds[:, 1]))
+        rec.values([theta0] + [rng.uniform(bounds[:, 0], bounds[:, 1])
+                               for _ in range(self.max_iter - 1)])
         return rec.result(self.max_iter, "trials exhausted")
 
 
