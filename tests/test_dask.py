@@ -19,20 +19,21 @@ def data():
     return make_regression(150, 300, n_informative=15, noise=5.0, random_state=0)
 
 
-@pytest.fixture(scope="module")
-def threads_client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+def _two_worker_client(processes: bool):
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=processes,
                                   dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def threads_client():
+    yield from _two_worker_client(processes=False)
 
 
 @pytest.fixture(scope="module")
 def processes_client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as cluster, \
-            distributed.Client(cluster) as client:
-        yield client
+    yield from _two_worker_client(processes=True)
 
 
 def _on_dask(client, make, X, y):

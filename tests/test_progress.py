@@ -26,6 +26,7 @@ def test_bar_shows_criterion_support_and_folds(diabetes, capsys):
     err = capsys.readouterr().err
     assert "LassoCV lasso" in err and "eval" in err
     assert "criterion=" in err and "support=" in err and "best=" in err
+    assert "folds=1/5" in err  # the first fold of a run always redraws the bar
     assert f"{len(shown.history_['value'])}eval" in err  # the count of evaluations
     assert shown.alpha_ == quiet.alpha_  # showing progress changes nothing
     np.testing.assert_array_equal(shown.coef_, quiet.coef_)
@@ -58,3 +59,4 @@ def test_graphical_lasso_shows_both_stages(capsys):
     hl.GraphicalLassoCV(penalty="matrix", max_iter=3, verbose=1).fit(X)
     err = capsys.readouterr().err
     assert "GraphicalLassoCV scalar" in err and "GraphicalLassoCV matrix" in err
+    assert "folds=1/5" in err

@@ -92,11 +92,13 @@ class GraphicalObjective:
                       for k, (train, test) in enumerate(splits)]
         self._warm = [None] * len(self.folds)
         self._runner = FoldRunner(self.folds, n_jobs)
+        #: Called with no argument as each fold's inner problem ends (progress bars).
+        self.on_fold_done = None
 
     def _evaluate(self, alpha, with_gradient: bool) -> Evaluation:
         args = [(self.model, alpha, with_gradient, self.method, self.tol, warm)
                 for warm in self._warm]
-        results = self._runner.map(_graphical_fold, args)
+        results = self._runner.map(_graphical_fold, args, on_done=self.on_fold_done)
         for k, (_, _, solution) in enumerate(results):
             self._warm[k] = solution.precision
         values, gradients, solutions = zip(*results, strict=True)

@@ -8,7 +8,6 @@ attributes. No math lives here.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import replace
 from numbers import Integral, Real
 
@@ -19,7 +18,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from hyperlasso.criteria import CRITERIA, make_objective
-from hyperlasso.estimators.progress import Progress, expected_evaluations
+from hyperlasso.estimators.progress import progress_for
 from hyperlasso.hypergradients import METHODS, Settings
 from hyperlasso.hyperparameters import LogScale, Space, default_space
 from hyperlasso.inner.models import Model
@@ -118,15 +117,8 @@ class HyperCVMixin(BaseEstimator):
 
     def _progress(self, model: Model, objective, optimizer, space: Space):
         """A progress bar or lines (``verbose``), or nothing; a context manager."""
-        if not self.verbose:
-            return contextlib.nullcontext()
-        folds = getattr(objective, "folds", None)
-        progress = Progress(f"{type(self).__name__} {model.name}", int(self.verbose),
-                            total=expected_evaluations(optimizer, space.theta0.size),
-                            n_folds=None if folds is None else len(folds))
-        if hasattr(objective, "on_fold_done"):
-            objective.on_fold_done = progress.fold_done
-        return progress
+        return progress_for(self.verbose, f"{type(self).__name__} {model.name}",
+                            objective, optimizer, space.theta0.size)
 
     def _refit(self, model: Model, X, y_model, alpha) -> InnerSolution:
         design = Design.of(X, model.fit_intercept)
@@ -190,9 +182,8 @@ def history_dict(space: Space, result: OuterResult, stage: str = "") -> dict:
         "n_inner": history.n_inner.tolist(),
         "time": history.time.tolist(),
         "stage": [stage] * len(history),
-        "support_size": (np.full(len(history), np.nan) if history.support_size is None
-                         else history.support_size).tolist(),
-        "fold_values": [list(v) for v in history.fold_values] or [[]] * len(history),
+        "support_size": history.support_size.tolist(),
+        "fold_values": [list(v) for v in history.fold_values],
     }
 
 

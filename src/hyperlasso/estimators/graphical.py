@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,7 +18,7 @@ from hyperlasso.estimators.base import (
     history_dict,
     monitor_split,
 )
-from hyperlasso.estimators.progress import Progress, expected_evaluations
+from hyperlasso.estimators.progress import progress_for
 from hyperlasso.hyperparameters import LogScale, Space
 from hyperlasso.inner.graphical import GraphicalLasso, empirical_covariance, solve_graphical
 from hyperlasso.outer import make_optimizer
@@ -232,11 +231,8 @@ class GraphicalLassoCV(BaseEstimator):
         return space, result
 
     def _progress(self, stage: str, objective, optimizer, space: Space):
-        if not self.verbose:
-            return contextlib.nullcontext()
-        return Progress(f"{type(self).__name__} {stage}", int(self.verbose),
-                        total=expected_evaluations(optimizer, space.theta0.size),
-                        n_folds=len(objective.folds))
+        return progress_for(self.verbose, f"{type(self).__name__} {stage}", objective,
+                            optimizer, space.theta0.size)
 
     def _set_fitted(self, model, space, result, X, history, n_fit: float) -> None:
         self.cv_alpha_ = space.alpha(result.theta)

@@ -8,6 +8,7 @@ with ``verbose >= 2``, one line per evaluation goes to stderr instead.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -90,6 +91,23 @@ class Progress:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def progress_for(verbose: int, who: str, objective, optimizer, n_hyperparameters: int):
+    """A ``Progress`` wired to the objective's folds, or a null context (silent).
+
+    Use as ``with progress_for(...) as callback`` and pass ``callback`` to the
+    optimizer (None when silent).
+    """
+    if not verbose:
+        return contextlib.nullcontext()
+    folds = getattr(objective, "folds", None)
+    progress = Progress(who, int(verbose),
+                        total=expected_evaluations(optimizer, n_hyperparameters),
+                        n_folds=None if folds is None else len(folds))
+    if hasattr(objective, "on_fold_done"):
+        objective.on_fold_done = progress.fold_done
+    return progress
 
 
 def expected_evaluations(optimizer, n_hyperparameters: int) -> int | None:

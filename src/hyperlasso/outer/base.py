@@ -37,8 +37,8 @@ class History:
     grad: np.ndarray
     n_inner: np.ndarray
     time: np.ndarray
-    support_size: np.ndarray | None = None
-    fold_values: tuple = ()
+    support_size: np.ndarray
+    fold_values: tuple
 
     def __len__(self) -> int:
         return self.value.shape[0]
