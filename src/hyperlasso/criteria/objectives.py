@@ -55,6 +55,10 @@ class Fold:
     y: np.ndarray
     criterion: HeldOutCriterion  # or any object with value_and_grad(coef, intercept)
 
+    def materialized(self) -> Fold:
+        """The fold itself (see ``criteria.splits.RowFold`` for one built on use)."""
+        return self
+
 
 class FoldObjective:
     """Mean (or sum) of criteria over folds: hold-out, K-fold CV, SURE.
@@ -151,6 +155,7 @@ class FoldObjective:
 def _fold_hypergradient(fold: Fold, model: Model, alpha, settings: Settings,
                         warm: WarmStart | None):
     """One fold's criterion and hypergradient (a task: no shared state)."""
+    fold = fold.materialized()
     return hypergradient_on(model, fold.criterion, alpha, fold.design, fold.y, settings,
                             warm_start=warm, warn_all_zero=False)
 
@@ -158,6 +163,7 @@ def _fold_hypergradient(fold: Fold, model: Model, alpha, settings: Settings,
 def _fold_value(fold: Fold, model: Model, alpha, settings: Settings,
                 warm: WarmStart | None):
     """One fold's criterion and inner solution, without gradient (a task)."""
+    fold = fold.materialized()
     alpha = model.check_alpha(alpha, fold.design.shape[1])
     solution = model.solve(
         model.problem(alpha, fold.design, fold.y), tol=settings.resolved().tol,

@@ -116,9 +116,16 @@ class FoldRunner:
 
     def _fold_futures(self, client) -> list:
         if self._scattered is None or self._scattered[0] is not client:
-            self._scattered = (client, client.scatter(self.folds, broadcast=True,
-                                                      hash=False))
+            folds = [_built(fold) for fold in self.folds]
+            self._scattered = (client, client.scatter(folds, broadcast=True, hash=False))
         return self._scattered[1]
+
+
+def _built(fold):
+    """A fold as workers hold it: a ``RowFold`` (row indices into X) with its parts
+    copied out, so that X itself is not shipped with every fold."""
+    materialized = getattr(fold, "materialized", None)
+    return fold if materialized is None else materialized()
 
 
 def _warnings_kept(task, *args):

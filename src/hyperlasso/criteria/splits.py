@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.model_selection import check_cv
 
+from hyperlasso.criteria._rows import split_rows
 from hyperlasso.criteria.heldout import HeldOutLogistic, HeldOutMSE
 from hyperlasso.criteria.objectives import Fold, FoldObjective
 from hyperlasso.criteria.sure import sure_objective
@@ -14,6 +17,12 @@ from hyperlasso.inner.models import Model
 from hyperlasso.inner.problem import Design
 
 CRITERIA = ("cv", "holdout", "sure")
+#: K-fold parts are stored when, all folds together (about K times X), they take at
+#: most this many bytes; above it, each fold's rows are copied out of X when the
+#: fold is evaluated and freed after (``RowFold``): peak memory X plus one fold
+#: (two with ``n_jobs=2``) instead of (K + 1) X, for a copy of 0.1-0.5 s per fold
+#: and evaluation at 9e7 stored entries (``benchmarks/bench_large.py``).
+STORED_FOLDS_MAX_BYTES = 2**30
 
 
 def make_objective(criterion, model: Model, X, y: np.ndarray, settings: Settings, *,
@@ -49,8 +58,18 @@ def make_objective(criterion, model: Model, X, y: np.ndarray, settings: Settings
     splits = _splits(model, X, y, cv)
     if criterion == "holdout":
         splits = splits[:1]
-    folds = [_fold(model, X, y, train, test, k) for k, (train, test) in enumerate(splits)]
+    folds = [_row_fold(model, X, y, train, test, k)
+             for k, (train, test) in enumerate(splits)]
+    if len(folds) == 1 or len(folds) * matrix_bytes(X) <= STORED_FOLDS_MAX_BYTES:
+        folds = [fold.materialized() for fold in folds]
     return FoldObjective(model, folds, settings, n_jobs=n_jobs)
+
+
+def matrix_bytes(X) -> int:
+    """Bytes of a dense array or of the arrays of a scipy.sparse compressed matrix."""
+    if sp.issparse(X):
+        return int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes)
+    return int(np.asarray(X).nbytes)
 
 
 def _splits(model: Model, X, y, cv) -> list:
@@ -66,17 +85,49 @@ def _splits(model: Model, X, y, cv) -> list:
     return splits
 
 
-def _fold(model: Model, X, y, train, test, k: int) -> Fold:
+@dataclass(frozen=True, eq=False)
+class RowFold:
+    """A fold kept as row indices into the design, its parts copied out on use.
+
+    Parameters
+    ----------
+    X : ndarray or scipy.sparse CSC matrix of shape (n_samples, n_features)
+        The validated design of every fold (not copied).
+    y : ndarray of shape (n_samples,) or (n_samples, n_tasks)
+    train, test : ndarray of int
+        Rows of the training and validation parts.
+    model : Model
+        Tells the held-out loss and how the training design is prepared.
+    """
+
+    X: object
+    y: np.ndarray
+    train: np.ndarray
+    test: np.ndarray
+    model: Model
+
+    def materialized(self) -> Fold:
+        """The fold with its training design and held-out criterion built."""
+        X_train, X_test = take_rows(self.X, self.train, self.test)
+        loss = HeldOutLogistic if self.model.datafit.classifier else HeldOutMSE
+        return Fold(_design(self.model, X_train), self.y[self.train],
+                    loss(X_test, self.y[self.test], multi_output=self.model.multi_output))
+
+
+def take_rows(X, first: np.ndarray, second: np.ndarray):
+    """Return ``(X[first], X[second])``; CSC parts of a CSC X, in one pass over it."""
+    if sp.issparse(X):
+        return split_rows(sp.csc_matrix(X), first, second)
+    return X[first], X[second]
+
+
+def _row_fold(model: Model, X, y, train, test, k: int) -> RowFold:
     if len(train) == 0 or len(test) == 0:
         raise ValueError(f"fold {k} of cv has an empty training or validation part.")
     if model.datafit.classifier and np.unique(y[train]).size < 2:
         raise ValueError(f"fold {k} of cv has a single class in its training part; "
                          "use fewer folds or stratified splits.")
-    rows = X.tocsr() if sp.issparse(X) else X
-    X_train, X_test = rows[train], rows[test]
-    loss = HeldOutLogistic if model.datafit.classifier else HeldOutMSE
-    return Fold(_design(model, X_train), y[train],
-                loss(X_test, y[test], multi_output=model.multi_output))
+    return RowFold(X, y, np.asarray(train), np.asarray(test), model)
 
 
 def _design(model: Model, X) -> Design:

@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
 
 from hyperlasso.criteria import HeldOutMSE, make_objective
+from hyperlasso.criteria.splits import take_rows
 from hyperlasso.estimators.base import (
     HyperCVMixin,
     best_on_monitor,
@@ -271,7 +272,11 @@ class WeightedLassoCV(_RegressorCV):
 
     def _search(self, X, y):
         tune_rows, monitor_rows = self._monitor_split(X, y)
-        X_tune, y_tune = X[tune_rows], y[tune_rows]
+        if monitor_rows is None:
+            X_tune, y_tune = X, y
+        else:  # both parts in one pass, never a third copy of X
+            X_tune, X_monitor = take_rows(X, tune_rows, monitor_rows)
+            y_tune = y[tune_rows]
         cv = self._fixed_folds(X_tune, y_tune)
         lasso_space, lasso_result, lasso = self._lasso_stage(X_tune, y_tune, cv)
         model = self._model()
@@ -283,8 +288,8 @@ class WeightedLassoCV(_RegressorCV):
         _, space, result = self._tune(X_tune, y_tune, space=space, model=model, cv=cv)
         monitor = [np.nan] * len(result.history)
         if monitor_rows is not None:
-            result, monitor = self._early_stopped(model, space, result, X, y, tune_rows,
-                                                  monitor_rows)
+            result, monitor = self._early_stopped(model, space, result, X_tune, y_tune,
+                                                  X_monitor, y[monitor_rows])
         weighted = history_dict(space, result, "weighted")
         weighted["monitor"] = monitor
         lasso = _broadcast_alpha(lasso, space.shape[0])
@@ -296,12 +301,10 @@ class WeightedLassoCV(_RegressorCV):
         return monitor_split(y.shape[0], self.monitor_fraction, self.cv,
                              type(self).__name__)
 
-    def _early_stopped(self, model, space, result, X, y, tune_rows, monitor_rows):
+    def _early_stopped(self, model, space, result, X_tune, y_tune, X_monitor, y_monitor):
         """The evaluated point with the lowest error on the monitor samples."""
-        held_out = HeldOutMSE(X[monitor_rows], y[monitor_rows],
-                              multi_output=model.multi_output)
-        monitor = make_objective(held_out, model,
-                                 X[tune_rows], y[tune_rows], self._settings())
+        held_out = HeldOutMSE(X_monitor, y_monitor, multi_output=model.multi_output)
+        monitor = make_objective(held_out, model, X_tune, y_tune, self._settings())
         errors = [monitor.value(space.alpha(theta)).value
                   for theta in result.history.theta]
         return best_on_monitor(result, errors), errors
