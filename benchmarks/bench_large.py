@@ -89,36 +89,46 @@ def _summary(library: str, est) -> dict:
 
 def child_job(job: str, data: Path) -> dict:
     """Warm up, load the design, fit; time and peak memory (run in its own process)."""
-    from scipy import sparse
-
     from hyperlasso.datasets import make_e2006_like_regression
 
     library, name, criterion = JOBS[job]
     X_small, y_small, _ = make_e2006_like_regression(500, 5000, density=0.01)
     _estimator(library, name, criterion).fit(X_small, y_small)
     rss_before = _status_kib("VmRSS") * 1024
-    X = sparse.load_npz(data / "X.npz").tocsc()
+    X = _load_design(data)
     y = np.load(data / "y.npy")
     x_bytes = int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes)
+    rss_loaded = _status_kib("VmRSS") * 1024
     reset = _reset_peak_rss()
     start = time.perf_counter()
     est = _estimator(library, name, criterion).fit(X, y)
     seconds = time.perf_counter() - start
     peak = _status_kib("VmHWM") * 1024
     return {"job": job, "time (s)": seconds, "x_bytes": x_bytes, "peak_rss": peak,
-            "rss_before_load": rss_before, "peak_reset": reset,
+            "rss_before_load": rss_before, "rss_after_load": rss_loaded,
+            "peak_reset": reset,
             "memory / X": (peak - rss_before) / x_bytes, **_summary(library, est)}
 
 
-def child_generate(scale: float, out: Path) -> dict:
+def _load_design(data: Path):
+    """X from its three arrays (``np.load`` of a file reads in place: no transient
+    copy, unlike a member of an ``.npz`` archive)."""
     from scipy import sparse
 
+    arrays = [np.load(data / f"X_{name}.npy") for name in ("data", "indices", "indptr")]
+    return sparse.csc_matrix(tuple(arrays), shape=tuple(np.load(data / "X_shape.npy")),
+                             copy=False)
+
+
+def child_generate(scale: float, out: Path) -> dict:
     from hyperlasso.datasets import E2006_SHAPE, make_e2006_like_regression
 
     start = time.perf_counter()
     X, y, _ = make_e2006_like_regression(n_features=int(round(scale * E2006_SHAPE[1])))
     seconds = time.perf_counter() - start
-    sparse.save_npz(out / "X.npz", X, compressed=False)
+    for name in ("data", "indices", "indptr"):
+        np.save(out / f"X_{name}.npy", getattr(X, name))
+    np.save(out / "X_shape.npy", np.array(X.shape))
     np.save(out / "y.npy", y)
     return {"shape": list(X.shape), "nnz": int(X.nnz), "generation (s)": seconds,
             "x_bytes": int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes)}

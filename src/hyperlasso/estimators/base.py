@@ -25,6 +25,7 @@ from hyperlasso.inner.models import Model
 from hyperlasso.inner.problem import Design
 from hyperlasso.inner.solver import InnerSolution
 from hyperlasso.outer import OuterResult, make_optimizer
+from hyperlasso.outer.rows import CompactRows, row_store
 
 OPTIMIZERS = {"lbfgs", "gd", "adam", "grid", "random", "tpe"}
 #: Inner tolerance (relative duality gap) of the refit and of ``best_score_``; the
@@ -173,12 +174,15 @@ def best_on_monitor(result: OuterResult, errors) -> OuterResult:
 def history_dict(space: Space, result: OuterResult, stage: str = "") -> dict:
     """The outer history with alpha (not theta) and the gradient in alpha."""
     history = result.history
-    alphas = np.exp(history.theta)
+    alphas, gradients = row_store(history.theta[0]), row_store(history.grad[0])
+    for theta, grad in zip(history.theta, history.grad, strict=True):
+        alpha = space.alpha(theta)
+        alphas.append(alpha)
+        gradients.append(_as_shape(grad.reshape(np.shape(alpha)) / alpha, space))
     return {
-        "alpha": [space.alpha(t) for t in history.theta],
+        "alpha": alphas,
         "value": history.value.tolist(),
-        "gradient": [_as_shape(g / a, space) for g, a in zip(history.grad, alphas,
-                                                            strict=True)],
+        "gradient": gradients,
         "n_inner": history.n_inner.tolist(),
         "time": history.time.tolist(),
         "stage": [stage] * len(history),
@@ -203,7 +207,8 @@ def cv_results(history: dict) -> dict:
     per_fold = np.full((len(folds), n_splits), np.nan)
     for row, values in enumerate(folds):
         per_fold[row, :len(values)] = values
-    results = {"param_alpha": list(history["alpha"]),
+    alphas = history["alpha"]
+    results = {"param_alpha": alphas if isinstance(alphas, CompactRows) else list(alphas),
                "mean_test_criterion": np.asarray(history["value"], dtype=float)}
     results["std_test_criterion"] = (np.std(per_fold, axis=1) if n_splits
                                      else np.full(len(folds), np.nan))
@@ -217,10 +222,20 @@ def cv_results(history: dict) -> dict:
 
 def concat_histories(first: dict, second: dict, offset: float) -> dict:
     """Histories of two stages one after the other (times made cumulative)."""
-    merged = {key: list(first[key]) + list(second[key]) for key in first}
+    merged = {key: _joined(first[key], second[key]) for key in first}
     n_first = len(first["time"])
     merged["time"][n_first:] = [t + offset for t in second["time"]]
     return merged
+
+
+def _joined(first, second):
+    """Two stages' entries one after the other (compact rows stay compact)."""
+    if isinstance(first, CompactRows) or isinstance(second, CompactRows):
+        joined = CompactRows(first)
+        for row in second:
+            joined.append(row)
+        return joined
+    return list(first) + list(second)
 
 
 def _as_shape(values, space: Space):

@@ -25,6 +25,7 @@ from hyperlasso.estimators.noise import estimate_noise
 from hyperlasso.hyperparameters import default_space
 from hyperlasso.inner.models import ElasticNet, Lasso, WeightedLasso
 from hyperlasso.inner.problem import Design
+from hyperlasso.outer.rows import broadcast_rows
 
 _PARAMETERS_DOC = """
     Parameters
@@ -320,6 +321,7 @@ def _is_first_order(optimizer) -> bool:
 
 
 def _broadcast_alpha(history: dict, n_features: int) -> dict:
-    history["alpha"] = [np.full(n_features, a) for a in history["alpha"]]
-    history["gradient"] = [np.full(n_features, np.nan) for _ in history["gradient"]]
+    history["alpha"] = broadcast_rows(history["alpha"], (n_features,))
+    history["gradient"] = broadcast_rows([np.nan] * len(history["gradient"]),
+                                         (n_features,))
     return history

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hyperlasso.outer.rows import row_store, stack_rows
+
 
 @dataclass(frozen=True)
 class History:
@@ -15,12 +17,13 @@ class History:
 
     Attributes
     ----------
-    theta : ndarray of shape (n_evaluations, n_hyperparameters)
-        Log-hyperparameters evaluated.
+    theta : ndarray of shape (n_evaluations, n_hyperparameters) or CompactRows
+        Log-hyperparameters evaluated (``outer.rows.CompactRows``, rows read one
+        at a time, from ``outer.rows.COMPACT_FROM`` hyperparameters).
     value : ndarray of shape (n_evaluations,)
         Objective values.
-    grad : ndarray of shape (n_evaluations, n_hyperparameters)
-        Gradients in theta (NaN for zero-order evaluations).
+    grad : ndarray of shape (n_evaluations, n_hyperparameters) or CompactRows
+        Gradients in theta (NaN for zero-order evaluations); as theta.
     n_inner : ndarray of int, shape (n_evaluations,)
         Inner-solver epochs of each evaluation.
     time : ndarray of shape (n_evaluations,)
@@ -122,7 +125,11 @@ class Recorder:
         return [evaluation.value for evaluation in evaluations]
 
     def _record(self, theta, evaluation, grad) -> None:
-        row = (theta.copy(), float(evaluation.value), grad, int(evaluation.n_inner),
+        if not self.rows:  # many hyperparameters: rows kept compact (outer/rows.py)
+            self._thetas, self._grads = row_store(theta), row_store(grad)
+        self._thetas.append(theta.copy())
+        self._grads.append(grad)
+        row = (float(evaluation.value), int(evaluation.n_inner),
                time.perf_counter() - self.start,
                float(getattr(evaluation, "support_size", np.nan)),
                tuple(getattr(evaluation, "fold_values", ())))
@@ -134,10 +141,10 @@ class Recorder:
         """The best evaluated point and the full history."""
         if not self.rows:
             raise RuntimeError("the optimizer made no evaluation.")
-        thetas, values, grads, inner, times, support, folds = zip(*self.rows,
-                                                                  strict=True)
-        history = History(np.array(thetas), np.array(values), np.array(grads),
-                          np.array(inner), np.array(times), np.array(support), folds)
+        values, inner, times, support, folds = zip(*self.rows, strict=True)
+        history = History(stack_rows(self._thetas), np.array(values),
+                          stack_rows(self._grads), np.array(inner), np.array(times),
+                          np.array(support), folds)
         best = int(np.argmin(history.value))
         return OuterResult(history.theta[best].copy(), float(history.value[best]), n_iter,
                            history, message)
