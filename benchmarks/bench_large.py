@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from bench_block_tuning import environment, save_report
+from hyperlasso.criteria.splits import matrix_bytes
 
 JOBS = {
     "hyperlasso LassoCV, holdout": ("hyperlasso", "LassoCV", "holdout"),
@@ -97,7 +98,7 @@ def child_job(job: str, data: Path) -> dict:
     rss_before = _status_kib("VmRSS") * 1024
     X = _load_design(data)
     y = np.load(data / "y.npy")
-    x_bytes = int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes)
+    x_bytes = matrix_bytes(X)
     rss_loaded = _status_kib("VmRSS") * 1024
     reset = _reset_peak_rss()
     start = time.perf_counter()
@@ -131,7 +132,7 @@ def child_generate(scale: float, out: Path) -> dict:
     np.save(out / "X_shape.npy", np.array(X.shape))
     np.save(out / "y.npy", y)
     return {"shape": list(X.shape), "nnz": int(X.nnz), "generation (s)": seconds,
-            "x_bytes": int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes)}
+            "x_bytes": matrix_bytes(X)}
 
 
 # ------------------------------------------------------------------ the parent

@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 
-def _canonical_csc(X):
+def canonical_csc(X):
     """X as a float64 CSC matrix with sorted, unique indices; X itself if it is one.
 
     The user's matrix is never modified; reusing it keeps scipy's cached
@@ -35,7 +35,7 @@ def check_matrix(X, name: str = "X"):
         If X is not 2-D, is empty, is not numeric or holds NaN or inf.
     """
     if sp.issparse(X):
-        X = _canonical_csc(X)
+        X = canonical_csc(X)
         values = X.data
     else:
         try:

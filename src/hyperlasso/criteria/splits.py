@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.model_selection import check_cv
 
+from hyperlasso._validation import canonical_csc
 from hyperlasso.criteria._rows import split_rows
 from hyperlasso.criteria.heldout import HeldOutLogistic, HeldOutMSE
 from hyperlasso.criteria.objectives import Fold, FoldObjective
@@ -117,7 +118,7 @@ class RowFold:
 def take_rows(X, first: np.ndarray, second: np.ndarray):
     """Return ``(X[first], X[second])``; CSC parts of a CSC X, in one pass over it."""
     if sp.issparse(X):
-        return split_rows(sp.csc_matrix(X), first, second)
+        return split_rows(canonical_csc(X), first, second)
     return X[first], X[second]
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hyperlasso.outer.rows import row_store, stack_rows
+from hyperlasso.outer.rows import CompactRows, row_store, stack_rows
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,9 @@ class Recorder:
     callback: Callable | None = None
     rows: list = field(default_factory=list)
     start: float = field(default_factory=time.perf_counter)
+    #: theta and gradient of each evaluation, in stores made for the first one
+    _thetas: list | CompactRows | None = field(default=None, init=False, repr=False)
+    _grads: list | CompactRows | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         for name in ("value_and_grad", "value"):
@@ -125,7 +128,7 @@ class Recorder:
         return [evaluation.value for evaluation in evaluations]
 
     def _record(self, theta, evaluation, grad) -> None:
-        if not self.rows:  # many hyperparameters: rows kept compact (outer/rows.py)
+        if self._thetas is None:  # many hyperparameters: compact rows (outer/rows.py)
             self._thetas, self._grads = row_store(theta), row_store(grad)
         self._thetas.append(theta.copy())
         self._grads.append(grad)

@@ -77,9 +77,6 @@ class CompactRows(Sequence):
         row[where] = values
         return row.reshape(self._shape)
 
-    def __add__(self, other):
-        return CompactRows([*self, *other])
-
     @property
     def shape(self) -> tuple:
         """(n_rows, *row shape)."""
