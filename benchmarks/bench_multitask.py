@@ -323,22 +323,23 @@ def bench_inner(X, Y, alpha: float, repeats: int, budget: float, fitters: dict) 
 def profile_hyperlasso(X, Y, alpha: float) -> dict:
     """One hl.fit with the numba subproblem kernel and the optimality checks timed.
 
-    Wraps ``_bcd.solve_subproblem`` and ``block.measure_block_optimality`` (module
-    attributes looked up at call time) for the duration of one call; records per
-    working-set iteration the working-set size, the epochs and the seconds.
+    Wraps ``_cd.solve_subproblem`` and ``BlockProblem.optimality`` (looked up at
+    call time) for the duration of one call; records per working-set iteration the
+    working-set size, the epochs and the seconds.
     """
-    from hyperlasso.inner import _bcd, block
+    from hyperlasso.inner import _cd
+    from hyperlasso.inner.block import BlockProblem
 
-    kernel, measure = _bcd.solve_subproblem, block.measure_block_optimality
+    kernel, measure = _cd.solve_subproblem, BlockProblem.optimality
     iterations, checks = [], []
 
-    def timed_kernel(X_, groups, penalty, state, ws, *args):
+    def timed_kernel(X_, datafit, penalty, units, state, ws, *args):
         start = time.perf_counter()
-        epochs = kernel(X_, groups, penalty, state, ws, *args)
+        epochs = kernel(X_, datafit, penalty, units, state, ws, *args)
         iterations.append(dict(ws_size=int(ws.shape[0]), epochs=int(epochs),
                                seconds=time.perf_counter() - start,
                                active_after=int(np.count_nonzero(
-                                   np.any(state[0] != 0, axis=1)))))
+                                   np.any(np.atleast_2d(state[0].T).T != 0, axis=1)))))
         return epochs
 
     def timed_measure(*args, **kwargs):
@@ -348,13 +349,13 @@ def profile_hyperlasso(X, Y, alpha: float) -> dict:
                            kkt=opt.kkt))
         return opt
 
-    _bcd.solve_subproblem, block.measure_block_optimality = timed_kernel, timed_measure
+    _cd.solve_subproblem, BlockProblem.optimality = timed_kernel, timed_measure
     try:
         start = time.perf_counter()
         sol = hl.fit(MODEL, alpha, X, Y, tol=TARGET_GAP)
         total = time.perf_counter() - start
     finally:
-        _bcd.solve_subproblem, block.measure_block_optimality = kernel, measure
+        _cd.solve_subproblem, BlockProblem.optimality = kernel, measure
     kernel_s = sum(it["seconds"] for it in iterations)
     checks_s = sum(c["seconds"] for c in checks)
     epochs = sum(it["epochs"] for it in iterations)

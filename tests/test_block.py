@@ -653,16 +653,16 @@ def test_dense_system_is_its_matvec(name, fit_intercept):
     """H formed densely (all groups' rank-one terms at once) equals H applied to the
     unit vectors, and the structured Woodbury solve inverts it: both are sums of
     O(1) terms, so rounding level (1e-12 relative) is the tolerance."""
-    from hyperlasso.inner.block import solve_block
     from hyperlasso.inner.block_system import ActiveGroupSystem, structured_solver
     from hyperlasso.inner.problem import Design
+    from hyperlasso.inner.solver import solve
 
     model, X, Y, _, _ = _problem(name, "dense", fit_intercept, seed=9)
     alpha = model.check_alpha(_scaled_alpha(name, hl.alpha_max(model, X, Y), 0.2),
                               X.shape[1])
     problem = model.problem(alpha, Design.of(X, fit_intercept), model.check_target(
         Y, X.shape[0]))
-    solution = solve_block(problem, tol=1e-10)
+    solution = solve(problem, tol=1e-10)
     system = ActiveGroupSystem.at(problem, solution.coef, solution.intercept)
     assert system.active.size > 1
     H = system.dense()
@@ -687,7 +687,7 @@ def test_low_rank_solve_inverts_the_dense_system(fit_intercept, l2, kind):
     of a backward-stable solve (cond(H) <= 1e6 here)."""
     from dataclasses import replace
 
-    from hyperlasso.inner.block import BlockProblem, solve_block
+    from hyperlasso.inner.block import BlockProblem
     from hyperlasso.inner.block_system import (
         ActiveGroupSystem,
         low_rank_applies,
@@ -695,6 +695,7 @@ def test_low_rank_solve_inverts_the_dense_system(fit_intercept, l2, kind):
     )
     from hyperlasso.inner.groups import Groups
     from hyperlasso.inner.problem import Design
+    from hyperlasso.inner.solver import solve
 
     rng = np.random.default_rng(3)
     n, n_groups, size = 20, 40, 5
@@ -708,7 +709,7 @@ def test_low_rank_solve_inverts_the_dense_system(fit_intercept, l2, kind):
     lam_max = np.max(groups.norms(np.asarray(X.T @ centered)[:, None] / n))
     # small penalty: many active groups (|F| > 2 (n + |A|) at least with the l2 term)
     problem = replace(problem, lam=np.full(n_groups, 0.05 * lam_max))
-    solution = solve_block(problem, tol=1e-12)
+    solution = solve(problem, tol=1e-12)
     system = ActiveGroupSystem.at(problem, solution.coef, solution.intercept)
     H = system.dense()
     condition = np.linalg.cond(H)

@@ -5,9 +5,9 @@ import pytest
 from sklearn.linear_model import MultiTaskLasso as SkMultiTaskLasso
 
 from hyperlasso.inner import block_newton
-from hyperlasso.inner.block import solve_block
 from hyperlasso.inner.block_models import GroupLasso, MultiTaskLasso
 from hyperlasso.inner.problem import Design
+from hyperlasso.inner.solver import solve
 
 
 def _correlated(n=40, p=120, T=8, rho=0.95, seed=0):
@@ -37,7 +37,7 @@ def _objective(problem, W, b_int):
 def test_newton_from_a_loose_solve_reaches_rounding_level(fit_intercept):
     X, Y = _correlated()
     problem = _problem(MultiTaskLasso(fit_intercept=fit_intercept), X, Y, 0.1)
-    loose = solve_block(problem, tol=1e-5)
+    loose = solve(problem, tol=1e-5)
     W, b_int = loose.coef.copy(), problem.internal_intercept(loose.coef, loose.intercept)
     state = (W, problem.residual(W, b_int), b_int)
     before = _objective(problem, W, b_int)
@@ -47,7 +47,7 @@ def test_newton_from_a_loose_solve_reaches_rounding_level(fit_intercept):
     # The state is consistent: R is the residual of (W, b).
     np.testing.assert_allclose(state[1], problem.residual(W, b_int), atol=1e-12)
     start = (W, problem.external_intercept(W, b_int))
-    tight = solve_block(problem, tol=1e-14, warm_start=start)
+    tight = solve(problem, tol=1e-14, warm_start=start)
     # From the Newton point the solver has nothing left to do but to certify it.
     assert tight.n_epochs == 0 and tight.gap < 1e-13
 
@@ -55,7 +55,7 @@ def test_newton_from_a_loose_solve_reaches_rounding_level(fit_intercept):
 def test_solver_with_newton_matches_sklearn_on_correlated_design():
     X, Y = _correlated(seed=1)
     problem = _problem(MultiTaskLasso(fit_intercept=False), X, Y, 0.05)
-    solution = solve_block(problem, tol=1e-12)
+    solution = solve(problem, tol=1e-12)
     alpha = float(problem.lam[0])
     reference = SkMultiTaskLasso(alpha=alpha, fit_intercept=False, tol=1e-14,
                                  max_iter=200_000).fit(X, Y).coef_.T
@@ -69,7 +69,7 @@ def test_solver_with_newton_matches_sklearn_on_correlated_design():
 def test_newton_leaves_an_optimal_state_unchanged():
     X, Y = _correlated(seed=2)
     problem = _problem(MultiTaskLasso(fit_intercept=False), X, Y, 0.2)
-    solution = solve_block(problem, tol=1e-14)
+    solution = solve(problem, tol=1e-14)
     W = solution.coef.copy()
     b_int = np.zeros(W.shape[1])
     state = (W, problem.residual(W, b_int), b_int)
@@ -81,7 +81,7 @@ def test_newton_never_raises_the_objective_from_a_spurious_row():
     """From the solution plus a small spurious row, the objective never rises."""
     X, Y = _correlated(seed=3)
     problem = _problem(MultiTaskLasso(fit_intercept=False), X, Y, 0.1)
-    solution = solve_block(problem, tol=1e-14)
+    solution = solve(problem, tol=1e-14)
     W = solution.coef.copy()
     zero_row = np.flatnonzero(np.linalg.norm(W, axis=1) == 0)[0]
     W[zero_row] = 1e-3
@@ -90,7 +90,7 @@ def test_newton_never_raises_the_objective_from_a_spurious_row():
     before = _objective(problem, W, b_int)
     block_newton.newton_on_active_groups(problem, state)
     assert _objective(problem, W, b_int) <= before
-    final = solve_block(problem, tol=1e-13, warm_start=(W, np.zeros(W.shape[1])))
+    final = solve(problem, tol=1e-13, warm_start=(W, np.zeros(W.shape[1])))
     np.testing.assert_allclose(final.coef, solution.coef,
                                atol=1e-9 * np.abs(solution.coef).max())
 
@@ -99,14 +99,14 @@ def test_newton_on_a_group_lasso_with_one_task():
     X, Y = _correlated(T=1, seed=4)
     labels = np.repeat(np.arange(X.shape[1] // 4), 4)
     problem = _problem(GroupLasso(groups=labels, fit_intercept=True), X, Y[:, 0], 0.1)
-    loose = solve_block(problem, tol=1e-5)
+    loose = solve(problem, tol=1e-5)
     W, b_int = loose.coef.copy(), problem.internal_intercept(loose.coef, loose.intercept)
     state = (W, problem.residual(W, b_int), b_int)
     before = _objective(problem, W, b_int)
     block_newton.newton_on_active_groups(problem, state)
     assert _objective(problem, W, b_int) <= before
-    tight = solve_block(problem, tol=1e-13)
+    tight = solve(problem, tol=1e-13)
     np.testing.assert_allclose(
-        solve_block(problem, tol=1e-13,
+        solve(problem, tol=1e-13,
                     warm_start=(W, problem.external_intercept(W, b_int))).coef,
         tight.coef, atol=1e-9 * np.abs(tight.coef).max())

@@ -34,18 +34,26 @@ def _closed_forms(cls, y, z):
                                     (datafits.Logistic, Y_SIGN)])
 def test_values_and_derivatives_match_closed_forms(cls, y):
     """Sums of N = 7 terms of size O(1): 1e-14 relative is rounding level; the
-    finite-difference check of the gradient (step 1e-7) holds to 1e-6."""
+    finite-difference check of the gradient (step 1e-7) holds to 1e-6. The
+    functions take the datafit's state at z (the residual z - y for the
+    quadratic, z for the logistic loss); the closed forms take z."""
     datafit = cls(y, np.ones(3))
     value, grad, curvature = _closed_forms(cls, y, Z)
-    assert datafits.value(datafit, Z) == pytest.approx(value, rel=1e-14)
-    np.testing.assert_allclose(datafits.raw_grad(datafit, Z), grad, rtol=1e-14)
-    np.testing.assert_allclose(datafits.curvature(datafit, Z), curvature, rtol=1e-14)
-    np.testing.assert_allclose(datafits.raw_hessian(datafit, Z), curvature / N,
+    state = cls.state(Z, y)
+    assert datafits.value(datafit, state) == pytest.approx(value, rel=1e-14)
+    np.testing.assert_allclose(datafits.raw_grad(datafit, state), grad, rtol=1e-14)
+    np.testing.assert_allclose(datafits.curvature(datafit, state), curvature, rtol=1e-14)
+    np.testing.assert_allclose(datafits.raw_hessian(datafit, state), curvature / N,
                                rtol=1e-14)
-    fd = approx_fprime(Z, lambda z: datafits.value(datafit, z), 1e-7)
+    fd = approx_fprime(Z, lambda z: datafits.value(datafit, cls.state(z, y)), 1e-7)
     np.testing.assert_allclose(fd, grad, rtol=1e-6, atol=1e-8)
-    assert datafits.intercept_update_step(datafit, Z) == pytest.approx(
+    assert datafits.intercept_update_step(datafit, state) == pytest.approx(
         np.sum(grad) / cls.lipschitz_factor, rel=1e-13)
+
+
+def test_the_quadratic_state_is_the_residual_and_the_logistic_state_the_predictor():
+    np.testing.assert_array_equal(datafits.Quadratic.state(Z, Y_REAL), Z - Y_REAL)
+    assert datafits.Logistic.state(Z, Y_SIGN) is Z
 
 
 @pytest.mark.parametrize("cls, y", [(datafits.Quadratic, Y_REAL),
@@ -54,12 +62,13 @@ def test_dual_value_is_a_lower_bound_tight_at_the_gradient(cls, y):
     """Fenchel: -F*(-theta) <= F(z) - <theta, z>... at theta = -grad F(z) it is an
     equality (weak duality with equality at the optimum of the conjugate)."""
     datafit = cls(y, np.ones(3))
-    theta = -datafits.raw_grad(datafit, Z)
+    state = cls.state(Z, y)
+    theta = -datafits.raw_grad(datafit, state)
     # -F*(-theta) = min_z F(z) + <theta, z>, attained where grad F(z) = -theta
     assert datafits.dual_value(datafit, theta) == pytest.approx(
-        datafits.value(datafit, Z) + theta @ Z, rel=1e-12)
+        datafits.value(datafit, state) + theta @ Z, rel=1e-12)
     other = theta * 0.5
-    assert datafits.dual_value(datafit, other) <= datafits.value(datafit, Z) + other @ Z
+    assert datafits.dual_value(datafit, other) <= datafits.value(datafit, state) + other @ Z
 
 
 def test_gradient_scalar_is_a_column_of_the_gradient():

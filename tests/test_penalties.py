@@ -38,8 +38,8 @@ def _support_derivatives(penalty, w, j):
 
 
 @njit
-def _block_prox_scale(penalty, norm, step, g):
-    return _penalty_calls.block_prox_scale(penalty, norm, step, g)
+def _unit_prox(penalty, U, step, g):
+    _penalty_calls.unit_prox(penalty, U, step, g)
 
 
 L1 = L1L2(np.array([0.3, 1.2, 0.05]), 0.0)
@@ -159,10 +159,11 @@ def test_group_prox_minimizes_the_prox_objective():
 
         found = minimize(objective, block.ravel(), method="BFGS",
                          options={"gtol": 1e-12}).x.reshape(block.shape)
-        scale = _block_prox_scale(GROUP_PENALTY, np.linalg.norm(block), step, g)
-        np.testing.assert_allclose(scale * block, found, atol=1e-6)
+        prox = block.copy()  # the prox is taken in place
+        _unit_prox(GROUP_PENALTY, prox, step, g)
+        np.testing.assert_allclose(prox, found, atol=1e-6)
         step_obj = GROUP_PENALTY.prox_step(block, step, g)
-        np.testing.assert_allclose(step_obj.new, scale * block, rtol=1e-15)
+        np.testing.assert_allclose(step_obj.new, prox, rtol=1e-15)
 
 
 def test_group_prox_derivatives_match_finite_differences():
@@ -220,7 +221,8 @@ def test_group_distances_vanish_at_a_multitask_lasso_solution():
 def test_an_unregistered_penalty_fails_to_compile_with_a_clear_error():
     """A plain tuple (lam, l2) is not a penalty type: the kernel refuses it."""
     with pytest.raises(TypingError, match="not a registered penalty"):
-        _cd.violations(np.zeros(3), np.zeros(3), (np.ones(3), 0.0), np.arange(3))
+        _cd.violations(np.zeros(3), np.zeros(3), (np.ones(3), 0.0),
+                       (np.arange(3), np.arange(4), np.ones(3)))
 
 
 def test_check_penalty_names_the_registered_penalties():

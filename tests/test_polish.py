@@ -78,19 +78,42 @@ def test_polish_on_logistic_is_more_accurate_than_implicit():
 
 
 def test_polish_falls_back_and_says_so_when_the_support_is_wrong():
-    """At a very loose tolerance the support is not identified: the Newton step
-    would cross zero or violate the off-support conditions, so polish falls back."""
+    """At a very loose point the support is not identified: the Newton step would
+    cross zero or violate the off-support conditions, so polish falls back to
+    implicit differentiation there. At a point the user gave (``coef=``) there is
+    nothing to re-solve, and the note says so."""
+    X, y, X_val, y_val = regression_data(n_samples=60, n_features=300, seed=3)
+    criterion = hl.HeldOutMSE(X_val, y_val)
+    alpha = 0.02 * hl.alpha_max("lasso", X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loose = hl.fit("lasso", alpha, X, y, tol=0.5, max_iter=1)
+        result = hl.hypergradient("lasso", criterion, alpha, X, y, method="polish",
+                                  coef=loose.coef, intercept=loose.intercept)
+    exact_support = hl.fit("lasso", alpha, X, y, tol=1e-12).support
+    assert not np.array_equal(result.solution.support, exact_support)
+    assert result.note == "polish rejected (a sign changed); implicit" or \
+        result.note == "polish rejected (off-support optimality violated); implicit"
+    assert np.isfinite(result.gradient)
+
+
+def test_a_rejected_polish_solves_tighter_and_ends_exact():
+    """From the same loose tolerance the inner problem is solved again, 1e-3 times
+    tighter each time, until the Newton step is accepted: the gradient then equals
+    implicit differentiation at a gap of 1e-13 (polish is exact for the Lasso
+    once the support is right; 1e-9 leaves room for rounding in the solves)."""
     X, y, X_val, y_val = regression_data(n_samples=60, n_features=300, seed=3)
     criterion = hl.HeldOutMSE(X_val, y_val)
     alpha = 0.02 * hl.alpha_max("lasso", X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = hl.hypergradient("lasso", criterion, alpha, X, y, method="polish",
-                                  tol=0.5, max_iter=1)
-    exact_support = hl.fit("lasso", alpha, X, y, tol=1e-12).support
-    assert not np.array_equal(result.solution.support, exact_support)
-    assert result.note.startswith("polish rejected")
-    assert np.isfinite(result.gradient)
+                                  tol=0.5)
+    exact = hl.hypergradient("lasso", criterion, alpha, X, y, method="implicit",
+                             tol=1e-13)
+    assert result.note == "re-solved to tol 5e-04 for polish"  # 0.5 was rejected
+    np.testing.assert_array_equal(result.solution.support, exact.solution.support)
+    assert result.gradient == pytest.approx(exact.gradient, rel=1e-9)
 
 
 def test_auto_picks_polish_and_reports_it():

@@ -306,8 +306,8 @@ def _design(case):
 
 
 def _ista_step(problem, w, step):
-    z = problem.linear_predictor(w, 0.0)
-    grad = problem.design.rmatvec(datafits.raw_grad(problem.kernel_datafit, z))
+    state = problem.datafit_state(w, 0.0)
+    grad = problem.design.rmatvec(datafits.raw_grad(problem.kernel_datafit, state))
     return problem.penalty.prox(w - step * grad, step)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -76,7 +77,8 @@ default="lbfgs"
         Criterion at ``alpha_`` (a loss: lower is better), evaluated at the
         refit's inner tolerance.
     n_iter_ : int
-        Outer iterations.
+        Outer iterations (of all three stages for ``ElasticNetCV`` when it runs
+        the third).
     history_ : dict of lists
         One entry per evaluation: "alpha", "value", "gradient" (in alpha, NaN for
         zero-order searches), "n_inner" (inner epochs), "time" (s), "stage",
@@ -238,7 +240,9 @@ class ElasticNetCV(_RegressorCV):
             history = concat_histories(history, history_dict(retry, retry_result,
                                                              "elastic_net_from_lasso"),
                                        history["time"][-1])
-            result = min(result, retry_result, key=lambda r: r.value)
+            n_iter = result.n_iter + lasso_result.n_iter + retry_result.n_iter
+            result = replace(min(result, retry_result, key=lambda r: r.value),
+                             n_iter=n_iter)
         return model, space, result, history
 
 

@@ -15,8 +15,9 @@ Forward mode carries J = dw/dalpha and ZJ = X J + 1 Jb; reverse mode carries the
 adjoint a = c + [X, 1]^T u so that each update costs O(nnz(X_j)).
 
 Arguments are packed as in ``inner._cd``: ``datafit`` (y, lipschitz), ``penalty``
-(lam, l2), ``state`` (w, z, b); and here ``directions`` (dlam, dl2), the derivative
-of the penalty weights in alpha, and ``jacobian`` (J, Jb, ZJ).
+(lam, l2), ``state`` (w, z, b) with z the datafit's state (``datafits``); and
+here ``directions`` (dlam, dl2), the derivative of the penalty weights in alpha,
+and ``jacobian`` (J, Jb, ZJ).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from hyperlasso.inner._cd import cd_epoch
+from hyperlasso.inner._cd import epoch as cd_epoch
+from hyperlasso.inner._cd import work_arrays
 from hyperlasso.inner._design import col_axpy, column
 from hyperlasso.inner._penalty_calls import prox, prox_derivatives, support_derivatives
 from hyperlasso.inner.datafits import (
@@ -105,11 +107,17 @@ def forward_epochs(X, datafit, penalty, state, fit_intercept, directions, jacobi
 
 @njit(cache=True, nogil=True)
 def recorded_epochs(X, datafit, penalty, state, fit_intercept, W_out, b_out):
-    """Run ``len(b_out)`` CD epochs on all features, storing w and b after each."""
+    """Run ``len(b_out)`` CD epochs on all features, storing w and b after each.
+
+    The epochs are the solver's (``_cd.epoch``) on one-feature units: the update
+    ``forward_epochs`` differentiates."""
     w, _, b = state
-    features = np.arange(w.shape[0])
+    p = w.shape[0]
+    features = np.arange(p)
+    units = (features, np.arange(p + 1), datafit.lipschitz)
+    bufs = work_arrays(units, features, 1)
     for e in range(b_out.shape[0]):
-        cd_epoch(X, datafit, penalty, state, features, fit_intercept)
+        cd_epoch(X, datafit, penalty, units, state, features, fit_intercept, bufs)
         W_out[e] = w
         b_out[e] = b[0]
 

@@ -26,11 +26,7 @@ from hyperlasso.hypergradients.methods import (
     MethodOutput,
     _warn_capped,
 )
-from hyperlasso.inner.block import (
-    BlockSolution,
-    block_starting_point,
-    measure_block_optimality,
-)
+from hyperlasso.inner.block import BlockSolution
 
 #: Largest number of stored floats (Jacobian or recorded iterates): 2 GB.
 MAX_ENTRIES = 250_000_000
@@ -102,13 +98,12 @@ def _contract(ctx, J, Jb, grad_coef, grad_b, moving):
 
 
 def _internal_start(ctx: Context):
-    W, b = block_starting_point(ctx.problem, ctx.start)
-    b_int = ctx.problem.internal_intercept(W, b)
+    W, b_int = ctx.problem.initial_point(ctx.start)
     return W, b_int, ctx.problem.residual(W, b_int)
 
 
 def _stopped(ctx: Context, W, b_int, R):
-    opt = measure_block_optimality(ctx.problem, W, b_int, R)
+    opt = ctx.problem.optimality(W, b_int, R)
     return opt, (opt.gap if ctx.stop == "gap" else opt.kkt) <= ctx.tol
 
 

@@ -13,14 +13,20 @@ from dataclasses import replace
 
 import numpy as np
 
-from hyperlasso.hypergradients.methods import Context, MethodOutput, criterion_on_support
+from hyperlasso.hypergradients.methods import (
+    Context,
+    MethodOutput,
+    criterion_on_support,
+    polish_until_accepted,
+)
 from hyperlasso.hypergradients.restricted import choose_linear_solver, factorize
-from hyperlasso.inner.block import BlockSolution, measure_block_optimality, solve_block
+from hyperlasso.inner.block import BlockSolution
 from hyperlasso.inner.block_system import (
     ActiveGroupSystem,
     has_structured_solve,
     structured_direct_solver,
 )
+from hyperlasso.inner.solver import solve
 
 #: Chord steps of polish at most; each multiplies the error by about the
 #: relative distance to the solution.
@@ -57,11 +63,11 @@ def criterion_at(ctx: Context, coef, intercept, support):
 def block_solution(ctx: Context) -> BlockSolution:
     """Solve the block problem, or take the point the user gave (``coef=``)."""
     if ctx.given is None:
-        return solve_block(ctx.problem, tol=ctx.tol, stop=ctx.stop,
-                           max_iter=ctx.max_iter, warm_start=ctx.start)
+        return solve(ctx.problem, tol=ctx.tol, stop=ctx.stop, max_iter=ctx.max_iter,
+                     warm_start=ctx.start)
     coef, intercept = ctx.given
     b_int = ctx.problem.internal_intercept(coef, intercept)
-    opt = measure_block_optimality(ctx.problem, coef, b_int)
+    opt = ctx.problem.optimality(coef, b_int)
     converged = (opt.gap if ctx.stop == "gap" else opt.kkt) <= ctx.tol
     active = np.flatnonzero(ctx.problem.groups.norms(coef) > 0)
     return BlockSolution(coef, intercept, np.flatnonzero(np.any(coef != 0, axis=1)),
@@ -117,9 +123,16 @@ def block_polish(ctx: Context) -> MethodOutput:
     polished point by iterative refinement on that factorization
     (``refined_solver``), so the gradient is exact. The steps are refused (plain
     implicit at the solver's point) if an active group would shrink towards zero
-    or an inactive group would violate its optimality condition.
+    or an inactive group would violate its optimality condition; the inner
+    problem is then solved tighter and the steps tried again
+    (``methods.polish_until_accepted``).
     """
-    solution = block_solution(ctx)
+    return polish_until_accepted(ctx, block_solution(ctx),
+                                 lambda solution: _block_polish_at(ctx, solution))
+
+
+def _block_polish_at(ctx: Context, solution) -> tuple[MethodOutput, bool]:
+    """Polish from ``solution``: (the output, whether the steps were refused)."""
     system = ActiveGroupSystem.at(ctx.problem, solution.coef, solution.intercept)
     linear_solver = choose_linear_solver(ctx.linear_solver, system.direct_size)
     base = block_solver(system, linear_solver)
@@ -127,7 +140,7 @@ def block_polish(ctx: Context) -> MethodOutput:
     if reason:
         value, gradient = _adjoint_gradient(ctx, system, base)
         return MethodOutput(solution, value, gradient, linear_solver,
-                            note=f"polish rejected ({reason}); implicit")
+                            note=f"polish rejected ({reason}); implicit"), True
     solution = replace(solution, coef=polished.coef, intercept=polished.intercept,
                        gap=opt.gap, kkt=opt.kkt)
     solver = base
@@ -136,7 +149,7 @@ def block_polish(ctx: Context) -> MethodOutput:
                   else refined_solver(polished, base, linear_solver))
     value, gradient = _adjoint_gradient(ctx, polished, solver)
     return MethodOutput(solution, value, gradient, linear_solver,
-                        note=f"{n_steps} chord-Newton steps on the active groups")
+                        note=f"{n_steps} chord-Newton steps on the active groups"), False
 
 
 def refined_solver(system: ActiveGroupSystem, base, linear_solver: str):
@@ -180,7 +193,7 @@ def _newton(ctx: Context, system: ActiveGroupSystem, solver):
         current, previous = current.at_point(coef, intercept), size
     problem = ctx.problem
     b_int = problem.internal_intercept(current.coef, current.intercept)
-    opt = measure_block_optimality(problem, current.coef, b_int, current.R)
+    opt = problem.optimality(current.coef, b_int, current.R)
     return current, step, _off_support_violation(problem, current, opt), opt
 
 

@@ -19,15 +19,11 @@ from hyperlasso.hypergradients.methods import (
     MethodOutput,
     _warn_capped,
 )
-from hyperlasso.inner.solver import InnerSolution, measure_optimality, starting_point
+from hyperlasso.inner.solver import InnerSolution
 
 #: Largest number of recorded coefficients backward differentiation may hold
 #: (2 GB of float64).
 MAX_BACKWARD_ENTRIES = 250_000_000
-
-
-def _start(ctx: Context):
-    return starting_point(ctx.problem, ctx.start)
 
 
 def _reached(ctx: Context, opt) -> bool:
@@ -45,9 +41,9 @@ def _settled(current: np.ndarray, previous: np.ndarray) -> bool:
 
 
 def _internal_start(ctx: Context):
-    """Start point, linear predictor and internal intercept of the kernels."""
-    w, b = _start(ctx)
-    return w, ctx.problem.linear_predictor(w, b), ctx.problem.internal_intercept(w, b)
+    """Start point, datafit state and internal intercept of the kernels."""
+    w, b_int = ctx.problem.initial_point(ctx.start)
+    return w, ctx.problem.datafit_state(w, b_int), float(b_int[0])
 
 
 def _solution(w, b, opt, n_epochs, converged) -> InnerSolution:
@@ -79,7 +75,7 @@ def forward(ctx: Context) -> MethodOutput:
         b_int = float(state[2][0])
         n_epochs += CHECK_EVERY
         b = problem.external_intercept(w, b_int)
-        opt = measure_optimality(problem, w, b)
+        opt = problem.optimality_at(w, b)
         converged = _reached(ctx, opt) and _settled(J, previous)
     if not converged:
         _warn_capped("forward differentiation")
@@ -117,7 +113,7 @@ def backward(ctx: Context) -> MethodOutput:
                 "coefficients of iterates; use 'implicit' or 'implicit_forward'."
             )
         b = problem.external_intercept(w, b_int)
-        opt = measure_optimality(problem, w, b)
+        opt = problem.optimality_at(w, b)
         converged = _reached(ctx, opt) and _settled(W_out[-1], W_out[-2])
     if not converged:
         _warn_capped("backward differentiation")
@@ -126,7 +122,7 @@ def backward(ctx: Context) -> MethodOutput:
     del W_chunks
     g_lam, g_l2 = _kernels.backward_pass(
         problem.design.kernel_view, problem.kernel_datafit, (W, B),
-        problem.linear_predictor(w, b), problem.kernel_penalty, problem.fit_intercept,
+        problem.datafit_state(w, b_int), problem.kernel_penalty, problem.fit_intercept,
         problem.internal_gradient(grad_coef, grad_intercept).copy(), grad_intercept,
     )
     gradient = ctx.model.pullback(g_lam, g_l2, ctx.alpha)

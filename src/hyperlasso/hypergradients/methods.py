@@ -8,6 +8,7 @@ outer step. The public entry point (``api.hypergradient``) turns that into a
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -18,10 +19,10 @@ from hyperlasso.hypergradients.restricted import (
     choose_linear_solver,
     factorize,
 )
-from hyperlasso.inner.convergence import warn_convergence
+from hyperlasso.inner.convergence import inner_convergence_warning_class, warn_convergence
 from hyperlasso.inner.models import Model
 from hyperlasso.inner.problem import InnerProblem
-from hyperlasso.inner.solver import InnerSolution, measure_optimality, solve
+from hyperlasso.inner.solver import InnerSolution, solve
 
 #: Epochs between two stopping checks of forward and backward differentiation.
 CHECK_EVERY = 10
@@ -36,6 +37,14 @@ JACOBIAN_RTOL = 1e-12
 MAX_FORWARD_ENTRIES = 50_000_000
 #: Relative slack of the off-support optimality check after the Newton step.
 POLISH_SLACK = 1e-8
+#: A rejected polish (the solver's support is not yet the solution's) re-solves
+#: the inner problem, warm-started, to this fraction of the last tolerance until
+#: the polish is accepted or the tolerance reaches ``RESOLVE_FLOOR``. Falling
+#: back to implicit differentiation at the loose point instead gave a gradient
+#: 1.3 % off (ElasticNet on a 500 x 5000 correlated design at alpha_max / 100 and
+#: tol 1e-8: a spurious coefficient of 1e-9 whose sign the Newton step flipped).
+RESOLVE_FACTOR = 1e-3
+RESOLVE_FLOOR = 1e-14
 
 
 @dataclass(frozen=True)
@@ -97,7 +106,7 @@ def _inner_solution(ctx: Context) -> InnerSolution:
         return solve(ctx.problem, tol=ctx.tol, stop=ctx.stop, max_iter=ctx.max_iter,
                      warm_start=ctx.start)
     coef, intercept = ctx.given
-    opt = measure_optimality(ctx.problem, coef, intercept)
+    opt = ctx.problem.optimality_at(coef, intercept)
     converged = (opt.gap if ctx.stop == "gap" else opt.kkt) <= ctx.tol
     return InnerSolution(coef, intercept, np.flatnonzero(coef), opt.gap, opt.kkt,
                          0, 0, converged)
@@ -133,26 +142,81 @@ def polish(ctx: Context) -> MethodOutput:
     (the factorization is reused). For the logistic loss H is re-evaluated at the
     new point (reusing the old H would keep the error linear) and the error is
     quadratic in the inner error. The step is accepted only if the signs are kept
-    and the off-support optimality conditions still hold; else plain implicit.
+    and the off-support optimality conditions still hold; else the inner problem
+    is solved tighter and the step tried again (``polish_until_accepted``).
     """
-    solution = _inner_solution(ctx)
-    system = RestrictedSystem.at(ctx.problem, solution.coef, solution.intercept)
-    linear_solver = choose_linear_solver(ctx.linear_solver, system.size)
+    return polish_until_accepted(ctx, _inner_solution(ctx), lambda s: _polish_at(ctx, s))
+
+
+def _polish_at(ctx: Context, solution: InnerSolution) -> tuple[MethodOutput, bool]:
+    """Polish from ``solution``: (the output, whether the step was rejected; the
+    output is then implicit differentiation at ``solution``)."""
+    step = _newton_step(ctx.problem, solution, ctx.linear_solver)
+    if step.reason:
+        value, gradient = _adjoint_gradient(ctx, step.system, step.solver)
+        return MethodOutput(solution, value, gradient, step.linear_solver,
+                            note=f"polish rejected ({step.reason}); implicit"), True
+    solver = step.solver
+    if not ctx.problem.datafit.constant_hessian:  # the Hessian moved with the point
+        solver = factorize(step.new_system, step.linear_solver)
+    value, gradient = _adjoint_gradient(ctx, step.new_system, solver)
+    return MethodOutput(step.polished, value, gradient, step.linear_solver), False
+
+
+@dataclass(frozen=True)
+class NewtonStep:
+    """One Newton step on a solution's support: the systems before and after, the
+    factorization, the polished solution, and why it is refused ("" if not)."""
+
+    system: RestrictedSystem
+    new_system: RestrictedSystem
+    solver: object
+    linear_solver: str
+    polished: InnerSolution
+    reason: str
+
+
+def _newton_step(problem: InnerProblem, solution: InnerSolution,
+                 linear_solver: str) -> NewtonStep:
+    system = RestrictedSystem.at(problem, solution.coef, solution.intercept)
+    linear_solver = choose_linear_solver(linear_solver, system.size)
     solver = factorize(system, linear_solver)
     coef, intercept = system.moved(solver(system.optimality_map()))
     new_system = system.at_point(coef, intercept)
-    opt = measure_optimality(ctx.problem, coef, intercept, z=new_system.z)
-    reason = _polish_rejection(ctx.problem, system, coef, intercept, opt)
-    if reason:
-        value, gradient = _adjoint_gradient(ctx, system, solver)
-        return MethodOutput(solution, value, gradient, linear_solver,
-                            note=f"polish rejected ({reason}); implicit")
+    opt = problem.optimality_at(coef, intercept, new_system.state)
     polished = replace(solution, coef=coef, intercept=float(intercept), gap=opt.gap,
                        kkt=opt.kkt)
-    if not ctx.problem.datafit.constant_hessian:  # the Hessian moved with the point
-        solver = factorize(new_system, linear_solver)
-    value, gradient = _adjoint_gradient(ctx, new_system, solver)
-    return MethodOutput(polished, value, gradient, linear_solver)
+    return NewtonStep(system, new_system, solver, linear_solver, polished,
+                      _polish_rejection(problem, system, coef, intercept, opt))
+
+
+def polished(problem: InnerProblem, solution: InnerSolution) -> InnerSolution:
+    """``solution`` after a Newton step on its support (exact for a quadratic
+    datafit once the support is identified), or ``solution`` itself if the step
+    is refused (``_polish_rejection``) or the support is empty."""
+    if solution.support.size == 0:
+        return solution
+    step = _newton_step(problem, solution, "auto")
+    return solution if step.reason else step.polished
+
+
+def polish_until_accepted(ctx: Context, solution, attempt) -> MethodOutput:
+    """``attempt(solution) -> (output, rejected)``, with the inner problem re-solved
+    (warm-started, ``RESOLVE_FACTOR`` times the last tolerance) while the polish is
+    rejected and the tolerance is above ``RESOLVE_FLOOR``; not when the user gave
+    the inner point (``coef=``). The note says to which tolerance it re-solved."""
+    output, rejected = attempt(solution)
+    tol = ctx.tol
+    while rejected and ctx.given is None and tol > RESOLVE_FLOOR:
+        tol = max(tol * RESOLVE_FACTOR, RESOLVE_FLOOR)
+        with warnings.catch_warnings():  # the last point is the best there is
+            warnings.simplefilter("ignore", inner_convergence_warning_class())
+            solution = solve(ctx.problem, tol=tol, stop=ctx.stop, max_iter=ctx.max_iter,
+                             warm_start=(solution.coef, solution.intercept))
+        output, rejected = attempt(solution)
+        output = replace(output, note="; ".join(
+            filter(None, [output.note, f"re-solved to tol {tol:.0e} for polish"])))
+    return output
 
 
 def _polish_rejection(problem, system, coef, intercept, opt) -> str:
@@ -184,7 +248,8 @@ def implicit_forward(ctx: Context) -> MethodOutput:
     if active.size == 0:  # empty support: nothing moves with alpha
         return MethodOutput(solution, value, np.zeros(np.shape(ctx.alpha)))
     J, Jb = _warm_jacobian(ctx.jacobian, support, active, problem.fit_intercept)
-    z = problem.linear_predictor(solution.coef, solution.intercept)
+    z = problem.datafit_state(solution.coef,
+                              problem.internal_intercept(solution.coef, solution.intercept))
     ZJ = np.asarray(problem.design.columns(support) @ J).reshape(len(z), active.size)
     ZJ = np.ascontiguousarray(ZJ + Jb[None, :])
     epochs = _kernels.implicit_forward_sweeps(

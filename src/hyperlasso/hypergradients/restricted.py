@@ -49,7 +49,7 @@ class RestrictedSystem:
     support: np.ndarray
     signs: np.ndarray
     X_S: object
-    z: np.ndarray
+    state: np.ndarray
     curvature: np.ndarray
 
     @classmethod
@@ -63,8 +63,9 @@ class RestrictedSystem:
     def _build(cls, problem, coef, intercept, support, X_S):
         z = np.asarray(X_S @ coef[support]).ravel() + problem.internal_intercept(
             coef, intercept)
-        return cls(problem, coef, intercept, support, np.sign(coef[support]), X_S, z,
-                   datafits.curvature(problem.kernel_datafit, z))
+        state = problem.datafit.state(z, problem.y)  # the datafit's (``datafits``)
+        return cls(problem, coef, intercept, support, np.sign(coef[support]), X_S,
+                   state, datafits.curvature(problem.kernel_datafit, state))
 
     def at_point(self, coef: np.ndarray, intercept: float) -> RestrictedSystem:
         """The system at another point with the same support (X_S is reused)."""
@@ -112,7 +113,7 @@ class RestrictedSystem:
 
     def optimality_map(self) -> np.ndarray:
         """F(w_S, b): the gradient of the restricted smooth objective, shape (size,)."""
-        raw = datafits.raw_grad(self.problem.kernel_datafit, self.z)
+        raw = datafits.raw_grad(self.problem.kernel_datafit, self.state)
         w_S = self.coef[self.support]
         grad_w = np.asarray(self.X_S.T @ raw).ravel()
         grad_w += self.problem.penalty.support_gradient(w_S, self.support)

@@ -1,11 +1,29 @@
-"""Numba kernels of coordinate descent for F(Xw + b) + a separable penalty.
+"""The numba kernel of the inner solver: coordinate descent over units with
+Anderson acceleration, for every datafit, penalty, storage of X and number of tasks.
 
-Written once for dense and sparse X (see ``_design``), for every datafit (see
-``datafits``: the datafit is a typed tuple (y, lipschitz)) and every separable
-penalty (see ``penalties``: ``L1L2``, the typed tuple (lam, l2)). The iterate is
-the tuple ``state = (w, z, b)`` with z = Xw + b and b an array of one entry, all
-updated in place. Each kernel is one named
-step of the solver in ``solver.py``.
+    minimize_{W, b}  F(XW + 1 b^T) + sum_g P_g(W_g)
+
+with W of shape (p, T) and b of shape (T,). A *unit* is what the penalty's prox
+acts on (``penalties``): one feature's row of W for a separable penalty, a
+group's rows for a group penalty. One update is the proximal-gradient step of
+a unit with step 1 / L_g,
+
+    W_g <- prox_g(W_g - X_g^T grad F / L_g),
+
+exact coordinate minimization for one feature of a quadratic datafit. The
+Lasso, the ElasticNet and sparse logistic regression are the case of
+one-feature units and one task, the multi-task Lasso of one-feature units and
+T tasks, the group Lasso of groups and one task. One task is passed as vectors
+W (p,) and S (n,) (``_tasks``), so that numba compiles this source into a plain
+scalar coordinate descent for them.
+
+Arguments are packed: ``units = (indices, indptr, lipschitz)`` (the unit g holds
+the features ``indices[indptr[g]:indptr[g + 1]]``, as ``groups.Groups``, and
+``lipschitz[g]`` is its Lipschitz constant), ``datafit`` (``datafits``),
+``penalty`` (``penalties``) and ``state = (W, S, b)``: S the datafit's state
+(the residual XW + 1 b^T - Y for the quadratic, the linear predictor otherwise;
+``datafits``) and b the intercepts, all updated in place. Written once for dense
+and sparse X (``_design``, ``_tasks``); no kernel takes more than 8 arguments.
 """
 
 from __future__ import annotations
@@ -13,68 +31,84 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from hyperlasso.inner._design import col_axpy
-from hyperlasso.inner._penalty_calls import coordinate_value, distance, prox
-from hyperlasso.inner.datafits import (
-    gradient_scalar,
-    intercept_grad,
-    intercept_update_step,
-    value,
+from hyperlasso.inner._tasks import (
+    entry,
+    feature_gradient,
+    intercept_gradient,
+    intercept_step,
+    n_tasks,
+    row,
+    set_entry,
+    state_value,
 )
+from hyperlasso.inner._units import distances, penalty_on, sweep
 
 
 @njit(cache=True, nogil=True)
-def violations(grad, w, penalty, features):
-    """Distance of -grad_j to the subdifferential of the penalty, for j in features."""
-    out = np.empty(features.shape[0])
-    for t in range(features.shape[0]):
-        j = features[t]
-        out[t] = distance(penalty, w[j], grad[j], j)
-    return out
+def update_intercept(datafit, state):
+    """The intercepts' gradient steps (exact centering for the quadratic)."""
+    _, S, b = state
+    for t in range(b.shape[0]):
+        shift = intercept_step(datafit, S, t)
+        for i in range(S.shape[0]):
+            set_entry(S, i, t, entry(S, i, t) + shift)
+        b[t] += shift
 
 
 @njit(cache=True, nogil=True)
-def cd_epoch(X, datafit, penalty, state, ws, fit_intercept):
-    """One cyclic pass of coordinate descent over ``ws``; updates ``state``."""
-    w, z, b = state
-    lipschitz = datafit.lipschitz
-    for t in range(ws.shape[0]):
-        j = ws[t]
-        if lipschitz[j] == 0.0:
-            continue
-        old = w[j]
-        step = 1.0 / lipschitz[j]
-        new = prox(penalty, old - step * gradient_scalar(X, datafit, z, j), step, j)
-        if new != old:
-            w[j] = new
-            col_axpy(X, j, new - old, z)
+def epoch(X, datafit, penalty, units, state, ws, fit_intercept, bufs):
+    """One cyclic pass over the units ``ws`` (``_units.sweep``), then the
+    intercepts; ``bufs`` from ``work_arrays``."""
+    sweep(X, datafit, penalty, units, state, ws, bufs)
     if fit_intercept:
-        shift = -intercept_update_step(datafit, z)
-        z += shift
-        b[0] += shift
+        update_intercept(datafit, state)
 
 
 @njit(cache=True, nogil=True)
-def penalty_value(penalty, w, ws):
-    """Return the penalty of the coordinates in ws."""
-    total = 0.0
-    for t in range(ws.shape[0]):
-        j = ws[t]
-        total += coordinate_value(penalty, w[j], j)
-    return total
+def work_arrays(units, ws, T):
+    """The work arrays ``(U, delta)`` of a sweep over the units ``ws``: shapes
+    (largest unit, T) and (T,)."""
+    indices, indptr, _ = units
+    largest = 1
+    for q in range(ws.shape[0]):
+        largest = max(largest, indptr[ws[q] + 1] - indptr[ws[q]])
+    return np.empty((largest, T)), np.empty(T)
 
 
 @njit(cache=True, nogil=True)
-def subproblem_violation(X, datafit, penalty, state, ws, fit_intercept):
-    """Largest optimality violation over ``ws`` (and the intercept)."""
-    w, z, _ = state
-    grad_ws = np.empty(w.shape[0])
-    for t in range(ws.shape[0]):
-        grad_ws[ws[t]] = gradient_scalar(X, datafit, z, ws[t])
-    worst = np.max(violations(grad_ws, w, penalty, ws))
-    if fit_intercept:
-        worst = max(worst, abs(intercept_grad(datafit, z)))
+def violations(grad, W, penalty, units):
+    """Distance of -grad_g to the subdifferential of every unit's penalty, shape
+    (n_units,); ``grad`` is X^T grad F, of the shape of W."""
+    every = np.arange(units[1].shape[0] - 1)
+    return distances(grad, W, penalty, units, every,
+                     work_arrays(units, every, n_tasks(W))[0])
+
+
+@njit(cache=True, nogil=True)
+def subproblem_violation(X, datafit, penalty, units, state, ws, features, buf):
+    """Largest violation over the units ``ws``; ``features`` are their features
+    (``_features_of``)."""
+    W, S, _ = state
+    grad = np.empty_like(W)
+    for k in range(features.shape[0]):
+        feature_gradient(X, datafit, S, features[k], row(grad, features[k]))
+    return np.max(distances(grad, W, penalty, units, ws, buf))
+
+
+@njit(cache=True, nogil=True)
+def intercept_violation(datafit, S):
+    """Largest |dF/db_t| over the tasks."""
+    worst = 0.0
+    for t in range(n_tasks(S)):
+        worst = max(worst, abs(intercept_gradient(datafit, S, t)))
     return worst
+
+
+@njit(cache=True, nogil=True)
+def objective_on(datafit, penalty, units, state, ws):
+    """F at the state plus the penalty of the units ``ws``."""
+    W, S, _ = state
+    return state_value(datafit, S) + penalty_on(W, penalty, units, ws)
 
 
 @njit(cache=True, nogil=True)
@@ -98,57 +132,108 @@ def anderson_extrapolate(history):
 
 
 @njit(cache=True, nogil=True)
-def _objective(datafit, penalty, w, z, ws):
-    return value(datafit, z) + penalty_value(penalty, w, ws)
+def _record(state, features, history, states, row):
+    """Row ``row`` of the histories: W on ``features`` and b, and S."""
+    W, S, b = state
+    T = b.shape[0]
+    for k in range(features.shape[0]):
+        for t in range(T):
+            history[row, k * T + t] = entry(W, features[k], t)
+    m = features.shape[0] * T
+    for t in range(T):
+        history[row, m + t] = b[t]
+    for i in range(S.shape[0]):  # sample after sample, as reshape reads it back
+        for t in range(T):
+            states[row, i * T + t] = entry(S, i, t)
 
 
 @njit(cache=True, nogil=True)
-def _record_state(state, ws, w_hist, z_hist, row):
-    w, z, b = state
-    for t in range(ws.shape[0]):
-        w_hist[row, t] = w[ws[t]]
-    w_hist[row, ws.shape[0]] = b[0]
-    z_hist[row] = z
-
-
-@njit(cache=True, nogil=True)
-def _try_anderson(datafit, penalty, state, ws, w_hist, z_hist):
-    """Replace the state by the Anderson extrapolation if it lowers the objective."""
-    c = anderson_extrapolate(w_hist)
+def _try_anderson(datafit, penalty, units, state, ws, features, histories):
+    """Replace the state by its Anderson extrapolation if it lowers the objective."""
+    history, states = histories
+    c = anderson_extrapolate(history)
     if not np.all(np.isfinite(c)):
         return
-    w, z, b = state
-    w_acc = c @ w_hist[1:]
-    z_acc = c @ z_hist[1:]
-    w_try = w.copy()
-    for t in range(ws.shape[0]):
-        w_try[ws[t]] = w_acc[t]
-    current = _objective(datafit, penalty, w, z, ws)
-    if _objective(datafit, penalty, w_try, z_acc, ws) < current:
-        w[:] = w_try
-        z[:] = z_acc
-        b[0] = w_acc[ws.shape[0]]
+    W, S, b = state
+    T = b.shape[0]
+    point = c @ history[1:]
+    W_try, b_try = W.copy(), point[features.shape[0] * T:].copy()
+    for k in range(features.shape[0]):
+        for t in range(T):
+            set_entry(W_try, features[k], t, point[k * T + t])
+    S_try = (c @ states[1:]).reshape(S.shape)
+    trial = (W_try, S_try, b_try)
+    if (objective_on(datafit, penalty, units, trial, ws)
+            < objective_on(datafit, penalty, units, state, ws)):
+        W[:] = W_try
+        S[:] = S_try
+        b[:] = b_try
+
+
+#: Every this many epochs a sweep visits the whole working set; the others visit
+#: only its non-zero units (a zero unit is rarely revived between two full
+#: sweeps, and the working set is half zero units by construction).
+FULL_SWEEP_EVERY = 4
 
 
 @njit(cache=True, nogil=True)
-def solve_subproblem(X, datafit, penalty, state, ws, fit_intercept, tol_in, max_epochs):
-    """Coordinate descent with Anderson acceleration on the working set ``ws``.
+def nonzero_units(units, W, ws):
+    """The units of ``ws`` whose rows of W are not all zero."""
+    indices, indptr, _ = units
+    keep = np.zeros(ws.shape[0], dtype=np.bool_)
+    for q in range(ws.shape[0]):
+        for k in range(indptr[ws[q]], indptr[ws[q] + 1]):
+            for t in range(n_tasks(W)):
+                if entry(W, indices[k], t) != 0.0:
+                    keep[q] = True
+    return ws[keep]
 
-    Returns the number of epochs run; ``state`` is updated in place. Stops when
-    the optimality violation on ``ws`` is below ``tol_in`` (checked every 10
-    epochs) or after ``max_epochs``.
+
+@njit(cache=True, nogil=True)
+def _features_of(units, ws):
+    indices, indptr, _ = units
+    sizes = indptr[ws + 1] - indptr[ws]
+    features = np.empty(np.sum(sizes), dtype=np.intp)
+    pos = 0
+    for q in range(ws.shape[0]):
+        for k in range(indptr[ws[q]], indptr[ws[q] + 1]):
+            features[pos] = indices[k]
+            pos += 1
+    return features
+
+
+@njit(cache=True, nogil=True)
+def solve_subproblem(X, datafit, penalty, units, state, ws, settings):
+    """Coordinate descent with Anderson acceleration on the units ``ws``.
+
+    ``settings = (fit_intercept, tol_in, max_epochs)``. Returns the number of
+    epochs run; ``state`` is updated in place. Stops when the optimality
+    violation on ``ws`` is below ``tol_in`` (checked every 10 epochs) or after
+    ``max_epochs``.
     """
+    fit_intercept, tol_in, max_epochs = settings
+    W, S, b = state
+    bufs = work_arrays(units, ws, b.shape[0])
+    features = _features_of(units, ws)
     n_anderson = 5
-    w_hist = np.empty((n_anderson + 1, ws.shape[0] + 1))
-    z_hist = np.empty((n_anderson + 1, state[1].shape[0]))
-    for epoch in range(1, max_epochs + 1):
-        cd_epoch(X, datafit, penalty, state, ws, fit_intercept)
-        row = (epoch - 1) % (n_anderson + 1)
-        _record_state(state, ws, w_hist, z_hist, row)
+    histories = (np.empty((n_anderson + 1, (features.shape[0] + 1) * b.shape[0])),
+                 np.empty((n_anderson + 1, S.size)))
+    sweep = ws
+    for e in range(1, max_epochs + 1):
+        if e % FULL_SWEEP_EVERY == 1:
+            sweep = ws
+        elif e % FULL_SWEEP_EVERY == 2:
+            sweep = nonzero_units(units, W, ws)
+        epoch(X, datafit, penalty, units, state, sweep, fit_intercept, bufs)
+        row = (e - 1) % (n_anderson + 1)
+        _record(state, features, histories[0], histories[1], row)
         if row == n_anderson:
-            _try_anderson(datafit, penalty, state, ws, w_hist, z_hist)
-        if epoch % 10 == 0:
-            if subproblem_violation(X, datafit, penalty, state, ws,
-                                    fit_intercept) <= tol_in:
-                return epoch
+            _try_anderson(datafit, penalty, units, state, ws, features, histories)
+        if e % 10 == 0:
+            worst = subproblem_violation(X, datafit, penalty, units, state, ws,
+                                         features, bufs[0])
+            if fit_intercept:
+                worst = max(worst, intercept_violation(datafit, S))
+            if worst <= tol_in:
+                return e
     return max_epochs

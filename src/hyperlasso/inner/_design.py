@@ -34,11 +34,11 @@ def as_design(X):
     return np.asfortranarray(X)
 
 
-#: Residuals R (n, T) of the block solver are stored task after task (Fortran
-#: order) below this many tasks and sample after sample (C order) from it on:
-#: per-task dots are contiguous in the first layout, the T updates of one sample
-#: in the second (measured on 300 x 10000: task-major 1.9x faster per epoch at
-#: T = 5, 1.9x slower at T = 20).
+#: Datafit states S (n, T) of several tasks (``_tasks``) are stored task after
+#: task (Fortran order) below this many tasks and sample after sample (C order)
+#: from it on: per-task dots are contiguous in the first layout, the T updates of
+#: one sample in the second (measured on 300 x 10000: task-major 1.9x faster per
+#: epoch at T = 5, 1.9x slower at T = 20).
 TASK_MAJOR_BELOW = 8
 
 
@@ -85,75 +85,4 @@ def _column(X, j, all_rows):
     def sparse(X, j, all_rows):
         data, indices, indptr = X
         return indices[indptr[j]:indptr[j + 1]], data[indptr[j]:indptr[j + 1]]
-    return sparse
-
-
-#: Let LLVM reorder the sums of column products so that they vectorize (NaN and
-#: inf semantics kept; inputs are checked finite anyway).
-_REDUCTION_MATH = {"reassoc", "contract"}
-
-
-def col_dot_tasks(X, j, R, out):  # pragma: no cover
-    """Do ``out[t] = X[:, j] @ R[:, t]`` for every column t of R (n, T)."""
-    raise NotImplementedError
-
-
-@overload(col_dot_tasks, jit_options={"cache": True, "fastmath": _REDUCTION_MATH})
-def _col_dot_tasks(X, j, R, out):
-    if _is_dense(X):
-        def dense(X, j, R, out):
-            n, T = R.shape
-            if T < TASK_MAJOR_BELOW:  # R in Fortran order: one contiguous dot per task
-                for t in range(T):
-                    s = 0.0
-                    for i in range(n):
-                        s += X[i, j] * R[i, t]
-                    out[t] = s
-                return
-            out[:] = 0.0
-            for i in range(n):
-                x = X[i, j]
-                for t in range(T):
-                    out[t] += x * R[i, t]
-        return dense
-
-    def sparse(X, j, R, out):
-        data, indices, indptr = X
-        out[:] = 0.0
-        for k in range(indptr[j], indptr[j + 1]):
-            i, x = indices[k], data[k]
-            for t in range(R.shape[1]):
-                out[t] += x * R[i, t]
-    return sparse
-
-
-def col_add_tasks(X, j, delta, R):  # pragma: no cover
-    """Do ``R[:, t] += delta[t] * X[:, j]`` for every column t of R (n, T)."""
-    raise NotImplementedError
-
-
-@overload(col_add_tasks, jit_options={"cache": True})
-def _col_add_tasks(X, j, delta, R):
-    if _is_dense(X):
-        def dense(X, j, delta, R):
-            n, T = R.shape
-            if T < TASK_MAJOR_BELOW:
-                for t in range(T):
-                    d = delta[t]
-                    if d != 0.0:
-                        for i in range(n):
-                            R[i, t] += d * X[i, j]
-                return
-            for i in range(n):
-                x = X[i, j]
-                for t in range(T):
-                    R[i, t] += x * delta[t]
-        return dense
-
-    def sparse(X, j, delta, R):
-        data, indices, indptr = X
-        for k in range(indptr[j], indptr[j + 1]):
-            i, x = indices[k], data[k]
-            for t in range(R.shape[1]):
-                R[i, t] += x * delta[t]
     return sparse

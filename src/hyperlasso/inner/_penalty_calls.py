@@ -4,8 +4,10 @@ A kernel calls ``prox(penalty, u, step, j)`` (and the others below); numba picks
 the per-coordinate or per-block function of the penalty's class (``penalties``)
 from its numba type, so kernels never look inside a penalty and a new penalty is
 one class in ``penalties``. Separable penalties provide ``prox``, ``distance``,
-``coordinate_value``, ``prox_derivatives`` and ``support_derivatives``; block
-penalties ``block_prox_scale``, ``block_distance`` and ``block_value``. The
+``prox_derivatives`` and ``support_derivatives`` (what iterative and implicit
+differentiation of one coordinate need); every penalty ``unit_prox``,
+``unit_distance`` and ``unit_value`` on the solver's units (one feature's row
+for a separable penalty, a group's rows for a block one). The
 overloads are not IR-inlined, as the datafits' (see ``datafits``): LLVM inlines
 them.
 """
@@ -85,37 +87,44 @@ def _support_derivatives(penalty_, w_, j_):
     return lambda penalty_, w_, j_: impl(w_, penalty_.lam[j_], penalty_.l2)
 
 
-def block_prox_scale(penalty_, norm_, step_, g_):  # pragma: no cover - numba overload
-    """P(U) / U for the block prox of step * (group g's penalty) at U of norm ``norm``."""
+def unit_kind(penalty) -> str:
+    """The units of a penalty's numba type: "features" or "groups" (``penalties``)."""
+    return _implementation(penalty, "units")
+
+
+def unit_prox(penalty_, U_, step_, g_):  # pragma: no cover - numba overload below
+    """Prox of step * (unit g's penalty) at the unit's rows U (size, T), in place."""
     raise NotImplementedError
 
 
-def block_value(penalty_, norm_sq_, g_):  # pragma: no cover - numba overload below
-    """Group g's penalty at W_g with ||W_g||^2 = ``norm_sq``."""
+def unit_distance(penalty_, G_, W_, rows_, g_):  # pragma: no cover - numba overload
+    """Distance of -G to the subdifferential of unit g's penalty at W[rows]
+    (``G`` of shape (|rows|, T) may be overwritten)."""
     raise NotImplementedError
 
 
-def block_distance(penalty_, grad_, W_, rows_, g_):  # pragma: no cover - overload
-    """Distance of -grad to the subdifferential of group g's penalty at W[rows]
-    (``grad`` of shape (|rows|, T) is overwritten)."""
+def unit_value(penalty_, W_, rows_, g_):  # pragma: no cover - numba overload below
+    """Unit g's penalty at W[rows]."""
     raise NotImplementedError
 
 
-@overload(block_distance, jit_options={"cache": True})
-def _block_distance(penalty_, grad_, W_, rows_, g_):
-    impl = _implementation(penalty_, "block_distance_of")
-    return lambda penalty_, grad_, W_, rows_, g_: impl(grad_, W_, rows_,
-                                                       penalty_.lam[g_], penalty_.l2)
+@overload(unit_prox, jit_options={"cache": True})
+def _unit_prox(penalty_, U_, step_, g_):
+    impl = _implementation(penalty_, "unit_prox_of")
+
+    def call(penalty_, U_, step_, g_):
+        impl(U_, step_, penalty_.lam[g_], penalty_.l2)
+    return call
 
 
-@overload(block_prox_scale, jit_options={"cache": True})
-def _block_prox_scale(penalty_, norm_, step_, g_):
-    impl = _implementation(penalty_, "block_prox_scale_of")
-    return lambda penalty_, norm_, step_, g_: impl(norm_, step_, penalty_.lam[g_],
-                                                   penalty_.l2)
+@overload(unit_distance, jit_options={"cache": True})
+def _unit_distance(penalty_, G_, W_, rows_, g_):
+    impl = _implementation(penalty_, "unit_distance_of")
+    return lambda penalty_, G_, W_, rows_, g_: impl(G_, W_, rows_, penalty_.lam[g_],
+                                                    penalty_.l2)
 
 
-@overload(block_value, jit_options={"cache": True})
-def _block_value(penalty_, norm_sq_, g_):
-    impl = _implementation(penalty_, "block_value_of")
-    return lambda penalty_, norm_sq_, g_: impl(norm_sq_, penalty_.lam[g_], penalty_.l2)
+@overload(unit_value, jit_options={"cache": True})
+def _unit_value(penalty_, W_, rows_, g_):
+    impl = _implementation(penalty_, "unit_value_of")
+    return lambda penalty_, W_, rows_, g_: impl(W_, rows_, penalty_.lam[g_], penalty_.l2)

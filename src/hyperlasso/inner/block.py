@@ -4,10 +4,9 @@
 
 with W of shape (p, T) and b of shape (T,). The multi-task Lasso is the case of
 one-feature groups (rows of W), the group Lasso the case T = 1, and the Lasso
-the case of both. The solver is the one of ``solver.py`` with groups in place of
-features: a Python loop of working-set iterations (full gradient by BLAS,
-violations, duality gap) around a numba block coordinate descent with Anderson
-extrapolation (``_bcd``).
+the case of both. The solver is the one of every inner problem (``solver.py``,
+around the kernel ``_cd``), with the groups as units, finished by Newton steps on
+the active groups (``block_newton``).
 """
 
 from __future__ import annotations
@@ -18,15 +17,13 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from hyperlasso.inner import _bcd
 from hyperlasso.inner._design import TASK_MAJOR_BELOW
 from hyperlasso.inner.block_newton import newton_on_active_groups
-from hyperlasso.inner.convergence import warn_not_converged
+from hyperlasso.inner.datafits import Quadratic
 from hyperlasso.inner.groups import Groups
 from hyperlasso.inner.penalties import GroupL2
 from hyperlasso.inner.problem import Design
-from hyperlasso.inner.solver import MIN_WORKING_SET, STOP_CRITERIA
-from hyperlasso.inner.threads import single_threaded_blas
+from hyperlasso.inner.solver import Optimality, SolverRun
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,11 +127,64 @@ class BlockProblem:
         dual = float(np.sum(theta * self.Y) - 0.5 * n * np.sum(theta**2)) - conj
         return self.objective(W, R) - dual
 
+    # ---------------------------------------------- what the solver asks (solver.py)
+    newton_finisher = staticmethod(newton_on_active_groups)
+
+    @cached_property
+    def kernel_datafit(self) -> Quadratic:
+        """The quadratic datafit on Y (a vector for one task), as ``_cd`` takes it."""
+        Y = self.Y[:, 0] if self.Y.shape[1] == 1 else self.Y
+        return Quadratic(np.ascontiguousarray(Y, dtype=np.float64), self.lipschitz)
+
     def kernel_args(self):
-        """``(X, groups, penalty)`` packed for ``_bcd``."""
+        """``(X, datafit, penalty, units)`` for ``_cd``: the groups are the units."""
         indices, indptr = self.groups.kernel_view()
-        return (self.design.kernel_view, (indices, indptr, self.lipschitz),
-                self.penalty)
+        return (self.design.kernel_view, self.kernel_datafit, self.penalty,
+                (indices, indptr, self.lipschitz))
+
+    @staticmethod
+    def kernel_state(state):
+        """The state as ``_cd`` takes it: vectors W[:, 0] and R[:, 0] (views) for
+        one task, which numba compiles into the loops of a scalar descent."""
+        W, R, b = state
+        if W.shape[1] == 1:
+            return W[:, 0], R[:, 0], b
+        return state
+
+    def initial_point(self, warm_start) -> tuple[np.ndarray, np.ndarray]:
+        """(W, internal intercepts): the warm start (validated, copied) or zero with
+        the null intercept."""
+        W, b = block_starting_point(self, warm_start)
+        return W, self.internal_intercept(W, b)
+
+    def datafit_state(self, W: np.ndarray, b_internal: np.ndarray) -> np.ndarray:
+        """The quadratic datafit's state: the residual (``residual``)."""
+        return self.residual(W, b_internal)
+
+    def optimality(self, W, b_internal, R=None) -> Optimality:
+        """Gradient X^T R / n, group violations, KKT violation and relative gap at
+        (W, internal intercepts); R the residual if the caller has it."""
+        R = self.residual(W, b_internal) if R is None else R
+        grad = self.design.rmatmat(R) / self.n_samples
+        viol = self.violations(W, grad)
+        kkt = float(viol.max(initial=0.0))
+        if self.fit_intercept:
+            kkt = max(kkt, float(np.max(np.abs(R.mean(axis=0)))))
+        gap = self.duality_gap(W, R, grad) / max(self.null_objective(), 1e-300)
+        return Optimality(grad, viol, kkt, max(gap, 0.0))
+
+    def active_units(self, W: np.ndarray) -> np.ndarray:
+        """The groups whose block of W is not zero."""
+        return self.groups.norms(W) > 0
+
+    def solution(self, W, b_internal, opt: Optimality, run: SolverRun) -> BlockSolution:
+        """The ``BlockSolution`` at (W, internal intercepts)."""
+        return BlockSolution(
+            coef=W, intercept=self.external_intercept(W, b_internal),
+            support=np.flatnonzero(np.any(W != 0, axis=1)),
+            active_groups=np.flatnonzero(self.active_units(W)), gap=opt.gap,
+            kkt=opt.kkt, n_iter=run.n_iter, n_epochs=run.n_epochs,
+            converged=run.converged)
 
 
 def group_lipschitz(design: Design, groups: Groups) -> np.ndarray:
@@ -207,109 +257,6 @@ class BlockSolution:
     converged: bool
 
 
-@dataclass(frozen=True)
-class BlockOptimality:
-    """Gradient X^T R / n, group violations, KKT violation and relative gap."""
-
-    grad: np.ndarray
-    violations: np.ndarray
-    kkt: float
-    gap: float
-
-
-def measure_block_optimality(problem: BlockProblem, W, b_internal, R=None):
-    """Optimality measures at (W, internal intercept); R if the caller has it."""
-    R = problem.residual(W, b_internal) if R is None else R
-    grad = problem.design.rmatmat(R) / problem.n_samples
-    viol = problem.violations(W, grad)
-    kkt = float(viol.max(initial=0.0))
-    if problem.fit_intercept:
-        kkt = max(kkt, float(np.max(np.abs(R.mean(axis=0)))))
-    gap = problem.duality_gap(W, R, grad) / max(problem.null_objective(), 1e-300)
-    return BlockOptimality(grad, viol, kkt, max(gap, 0.0))
-
-
-def solve_block(problem: BlockProblem, tol: float = 1e-8, stop: str = "gap",
-                max_iter: int = 100, max_epochs: int = 10_000,
-                warm_start=None) -> BlockSolution:
-    """Solve the block problem by working-set block coordinate descent.
-
-    Parameters as :func:`hyperlasso.inner.solver.solve`; ``warm_start`` is a pair
-    (coef of shape (p, T), intercept of shape (T,)).
-    """
-    if stop not in STOP_CRITERIA:
-        raise ValueError(f"stop must be one of {STOP_CRITERIA}, got {stop!r}.")
-    with single_threaded_blas():
-        return _solve(problem, tol, stop, max_iter, max_epochs, warm_start)
-
-
-def _solve(problem, tol, stop, max_iter, max_epochs, warm_start) -> BlockSolution:
-    W, b = block_starting_point(problem, warm_start)
-    b_int = problem.internal_intercept(W, b)
-    R = problem.residual(W, b_int)
-    n_epochs, best_kkt, n_stalls = 0, np.inf, 0
-    for n_iter in range(1, max_iter + 1):
-        opt = measure_block_optimality(problem, W, b_int, R)
-        if (opt.gap if stop == "gap" else opt.kkt) <= tol:
-            return _solution(problem, W, b_int, opt, n_iter, n_epochs, True)
-        n_stalls = n_stalls + 1 if opt.kkt >= best_kkt else 0
-        if n_stalls >= 5:
-            break  # stalled: the tolerance is below what float64 can certify
-        best_kkt = min(best_kkt, opt.kkt)
-        ws = _working_set(problem, opt.violations, W)
-        tol_in = 0.3 * opt.kkt
-        if ws.shape[0] == problem.groups.n_groups:
-            current = opt.gap if stop == "gap" else opt.kkt
-            tol_in *= min(1.0, tol / max(current, 1e-300))
-        n_epochs += _solve_working_set(problem, (W, R, b_int), ws, tol_in, max_epochs)
-    opt = measure_block_optimality(problem, W, b_int, R)
-    converged = (opt.gap if stop == "gap" else opt.kkt) <= tol
-    if not converged:
-        warn_not_converged(
-            f"Block solver stopped before its tolerance: {stop} = "
-            f"{opt.gap if stop == 'gap' else opt.kkt:.3e} > tol = {tol:.1e} after "
-            f"{n_iter} iterations. Raise max_iter or loosen tol.", gap=opt.gap, kkt=opt.kkt)
-    return _solution(problem, W, b_int, opt, n_iter, n_epochs, converged)
-
-
-#: Epochs of block coordinate descent between two looks at the active groups:
-#: when they have not changed over one such chunk, Newton steps on them
-#: (``block_newton``) finish the subproblem.
-NEWTON_EVERY = 50
-
-
-def _solve_working_set(problem: BlockProblem, state, ws, tol_in, max_epochs) -> int:
-    """Block CD on the groups ``ws`` to the violation ``tol_in``, with Newton
-    steps on the active groups once a chunk of epochs leaves them unchanged (once
-    per active set); returns the epochs."""
-    X, groups, penalty = problem.kernel_args()
-    done, previous, tried = 0, None, None
-    while done < max_epochs:
-        chunk = min(NEWTON_EVERY, max_epochs - done)
-        epochs = _bcd.solve_subproblem(X, groups, penalty, state, ws,
-                                       problem.fit_intercept, tol_in, chunk)
-        done += epochs
-        if epochs < chunk:
-            return done
-        active = np.flatnonzero(problem.groups.norms(state[0]) > 0)
-        stable = previous is not None and np.array_equal(active, previous)
-        if stable and not (tried is not None and np.array_equal(active, tried)):
-            newton_on_active_groups(problem, state)
-            tried = active
-        previous = active
-    return done
-
-
-def _working_set(problem: BlockProblem, violations, W) -> np.ndarray:
-    """Active groups plus the most violating ones, twice the active count in all."""
-    active = problem.groups.norms(W) > 0
-    size = max(MIN_WORKING_SET, 2 * int(np.count_nonzero(active)))
-    if size >= violations.shape[0]:
-        return np.arange(violations.shape[0])
-    score = np.where(active, np.inf, violations)
-    return np.sort(np.argpartition(-score, size - 1)[:size])
-
-
 def block_starting_point(problem: BlockProblem, warm_start):
     """The warm start (validated, copied) or zero with the null intercept."""
     if warm_start is None:
@@ -322,11 +269,3 @@ def block_starting_point(problem: BlockProblem, warm_start):
     intercept = np.broadcast_to(np.asarray(intercept, dtype=np.float64),
                                 (problem.shape[1],)).copy()
     return coef, intercept if problem.fit_intercept else np.zeros(problem.shape[1])
-
-
-def _solution(problem, W, b_int, opt, n_iter, n_epochs, converged) -> BlockSolution:
-    active = np.flatnonzero(problem.groups.norms(W) > 0)
-    return BlockSolution(
-        coef=W, intercept=problem.external_intercept(W, b_int),
-        support=np.flatnonzero(np.any(W != 0, axis=1)), active_groups=active,
-        gap=opt.gap, kkt=opt.kkt, n_iter=n_iter, n_epochs=n_epochs, converged=converged)

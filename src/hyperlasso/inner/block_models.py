@@ -20,11 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from hyperlasso._validation import check_target_matrix, check_vector
-from hyperlasso.inner.block import BlockProblem, BlockSolution, solve_block
+from hyperlasso.inner.block import BlockProblem, BlockSolution
 from hyperlasso.inner.datafits import Quadratic
 from hyperlasso.inner.groups import Groups
 from hyperlasso.inner.models import check_positive_alpha
 from hyperlasso.inner.problem import Design
+from hyperlasso.inner.solver import solve
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,8 +93,8 @@ class BlockModel:
         return coef, intercept
 
     def solve(self, problem: BlockProblem, **options) -> BlockSolution:
-        """Solve the model's problem (options of :func:`solve_block`)."""
-        return solve_block(problem, **options)
+        """Solve the model's problem (options of :func:`hyperlasso.inner.solver.solve`)."""
+        return solve(problem, **options)
 
     def penalty(self, alpha: np.ndarray, groups: Groups) -> tuple[np.ndarray, float]:
         """``(lam, l2)``: group weights of shape (n_groups,) and the l2 weight."""

@@ -9,7 +9,10 @@ and sparse X), and a type that is not registered fails at compile time:
 - ``Quadratic``: F(z) = ||y - z||^2 / (2 n);
 - ``Logistic``:  F(z) = (1/n) sum_i log(1 + exp(-y_i z_i)), y in {-1, 1}.
 
-Every function takes ``z = Xw + b`` (the linear predictor), so an intercept is one
+Every function takes the datafit's *state* ``s``, an affine function of the
+linear predictor z = Xw + b that the solvers update as they move w and b
+(``state``): the residual s = z - y for the quadratic, so that its gradient reads
+one array and not two, and z itself for the logistic loss. An intercept is one
 more coordinate. The names follow skglm (``value``, ``raw_grad``, ``raw_hessian``,
 ``gradient_scalar``, ``intercept_update_step``, ``dual_value``; ``get_lipschitz``
 on the classes); ``curvature`` is n times ``raw_hessian``, the per-sample second
@@ -43,13 +46,13 @@ def sigmoid(t):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _quadratic_value(yi, zi):
-    return 0.5 * (yi - zi) ** 2
+def _quadratic_value(yi, ri):
+    return 0.5 * ri * ri
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _quadratic_grad(yi, zi):
-    return zi - yi
+def _quadratic_grad(yi, ri):
+    return ri
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -94,11 +97,11 @@ def _get_lipschitz(cls, col_sq_norms: np.ndarray, n_samples: int) -> np.ndarray:
 
 
 class Quadratic(NamedTuple):
-    """F(z) = ||y - z||^2 / (2 n).
+    """F(z) = ||y - z||^2 / (2 n); its state is the residual z - y.
 
     Parameters
     ----------
-    y : ndarray of shape (n_samples,)
+    y : ndarray of shape (n_samples,) or (n_samples, n_tasks)
     lipschitz : ndarray of shape (n_features,)
         ||X_j||^2 / n (``get_lipschitz``).
     """
@@ -118,6 +121,11 @@ class Quadratic(NamedTuple):
     get_lipschitz = classmethod(_get_lipschitz)
 
     @staticmethod
+    def state(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The state the functions take at the linear predictor z: z - y."""
+        return z - y
+
+    @staticmethod
     def null_intercept(y: np.ndarray) -> float:
         """The optimal intercept at w = 0: the mean of y."""
         return float(np.mean(y))
@@ -130,7 +138,7 @@ class Quadratic(NamedTuple):
 
 
 class Logistic(NamedTuple):
-    """F(z) = (1/n) sum_i log(1 + exp(-y_i z_i)), y in {-1, 1}.
+    """F(z) = (1/n) sum_i log(1 + exp(-y_i z_i)), y in {-1, 1}; its state is z.
 
     Parameters
     ----------
@@ -152,6 +160,11 @@ class Logistic(NamedTuple):
     sample_dual = _logistic_dual
 
     get_lipschitz = classmethod(_get_lipschitz)
+
+    @staticmethod
+    def state(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The state the functions take at the linear predictor z: z itself."""
+        return z
 
     @staticmethod
     def null_intercept(y: np.ndarray) -> float:
@@ -197,7 +210,7 @@ def _implementation(datafit, name: str):
 
 
 def sample_grad(datafit_, zi_, i_):  # pragma: no cover - numba overload below
-    """dF_i/dz_i times n for sample i."""
+    """dF_i/dz_i times n for sample i, at its state ``zi``."""
     raise NotImplementedError
 
 
@@ -260,7 +273,7 @@ def _sample_dual_impl(datafit_, ti_, i_, n_):
 
 @njit(cache=True, nogil=True)
 def value(datafit, z):
-    """Return F(z)."""
+    """Return F at the state ``z`` (module docstring)."""
     n = z.shape[0]
     total = 0.0
     for i in range(n):
@@ -270,7 +283,7 @@ def value(datafit, z):
 
 @njit(cache=True, nogil=True)
 def raw_grad(datafit, z):
-    """Return the gradient of F in z, shape (n,)."""
+    """Return the gradient of F in z, shape (n,), at the state ``z``."""
     n = z.shape[0]
     out = np.empty(n)
     for i in range(n):

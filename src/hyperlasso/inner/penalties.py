@@ -14,8 +14,13 @@ subdifferential, the value, the dual norm of the duality gap) and what
 differentiation needs: the derivatives of the prox in its input, in lam and in l2
 (iterative differentiation), and on the generalized support the penalty's
 gradient, its curvature and the cross terms d grad / d(lam, l2) (implicit
-differentiation). The numba kernels reach the per-coordinate functions through
-the overloads of ``_penalty_calls`` (``prox``, ``distance``, ...), which pick them
+differentiation). The solver's kernel (``_cd``) updates one *unit* at a time
+(``units``): a feature's row of W for ``L1L2``, through its coordinate functions
+(``coordinate_prox``, ``coordinate_distance``, ``coordinate_value``), a group's
+rows for ``GroupL2``, through its block functions (``unit_prox``,
+``unit_distance``, ``unit_value``); see ``_units``. The numba kernels reach them
+through the overloads of ``_penalty_calls`` (``prox``, ``unit_prox``, ...), which
+pick them
 from the penalty's numba type; a type that is not registered in ``PENALTIES``
 fails to compile with an error naming the registered ones. Adding a penalty is
 one class here with those functions and its entry in ``PENALTIES``.
@@ -27,6 +32,8 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+
+from hyperlasso.inner._tasks import entry, n_tasks
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -106,6 +113,9 @@ class L1L2(NamedTuple):
 
     name = "l1_l2"
     separable = True
+    #: The solver's units (``_units``) of this penalty: the features, which take
+    #: the coordinate functions below.
+    units = "features"
     coordinate_prox = _l1l2_prox
     coordinate_distance = _l1l2_distance
     coordinate_value_of = _l1l2_value
@@ -164,27 +174,37 @@ def _group_prox_scale(norm, step, lam_g, l2):
 
 
 @njit(cache=True, nogil=True)
-def _group_distance(grad, W, rows, lam_g, l2):
-    """Distance of -grad to lam_g d||.||(W_g) + l2 W_g, W_g = W[rows]; ``grad``
+def _group_unit_prox(U, step, lam_g, l2):
+    """The block prox of the group's rows U (size, T), in place."""
+    U *= _group_prox_scale(np.sqrt(np.sum(U * U)), step, lam_g, l2)
+
+
+@njit(cache=True, nogil=True)
+def _group_unit_distance(G, W, rows, lam_g, l2):
+    """Distance of -G to lam_g d||.||(W_g) + l2 W_g, W_g = W[rows]; ``G``
     (|rows|, T) is overwritten."""
     w_sq = 0.0
     for k in range(rows.shape[0]):
-        for t in range(W.shape[1]):
-            w = W[rows[k], t]
-            grad[k, t] += l2 * w
+        for t in range(G.shape[1]):
+            w = entry(W, rows[k], t)
+            G[k, t] += l2 * w
             w_sq += w * w
     if w_sq == 0.0:
-        return max(np.sqrt(np.sum(grad ** 2)) - lam_g, 0.0)
+        return max(np.sqrt(np.sum(G ** 2)) - lam_g, 0.0)
     scale = lam_g / np.sqrt(w_sq)
     total = 0.0
     for k in range(rows.shape[0]):
-        for t in range(W.shape[1]):
-            total += (grad[k, t] + scale * W[rows[k], t]) ** 2
+        for t in range(G.shape[1]):
+            total += (G[k, t] + scale * entry(W, rows[k], t)) ** 2
     return np.sqrt(total)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _group_value(norm_sq, lam_g, l2):
+@njit(cache=True, nogil=True)
+def _group_unit_value(W, rows, lam_g, l2):
+    norm_sq = 0.0
+    for k in range(rows.shape[0]):
+        for t in range(n_tasks(W)):
+            norm_sq += entry(W, rows[k], t) ** 2
     return lam_g * np.sqrt(norm_sq) + 0.5 * l2 * norm_sq
 
 
@@ -235,9 +255,12 @@ class GroupL2(NamedTuple):
 
     name = "group_l2"
     separable = False
-    block_prox_scale_of = _group_prox_scale
-    block_value_of = _group_value
-    block_distance_of = _group_distance
+    #: The solver's units (``_units``) of this penalty: the groups, which take the
+    #: block functions below.
+    units = "groups"
+    unit_prox_of = _group_unit_prox
+    unit_distance_of = _group_unit_distance
+    unit_value_of = _group_unit_value
 
     def value(self, W: np.ndarray, groups) -> float:
         """sum_g lam_g ||W_g|| + l2/2 ||W||^2 for W of shape (p, T)."""

@@ -1,11 +1,14 @@
 """The inner problem: a design, a target, a datafit and penalty weights.
 
-Every model of hyperlasso reduces, for the solver and the hypergradient methods, to
+Every separable model of hyperlasso reduces, for the solver and the hypergradient
+methods, to
 
     minimize_{w, b}  F(Xw + b) + sum_j lam_j |w_j| + l2 / 2 ||w||^2
 
 with F quadratic or logistic (``datafits``). Models (``models.py``) map their
-hyperparameters alpha to ``(lam, l2)``; this module never sees alpha.
+hyperparameters alpha to ``(lam, l2)``; this module never sees alpha. For the
+solver (``solver.py``) the problem is the case of one task and one-feature units
+of the kernel ``_cd``.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from hyperlasso.inner import datafits
+from hyperlasso.inner import _cd, datafits
 from hyperlasso.inner._design import as_design
 from hyperlasso.inner.penalties import L1L2, check_penalty
+from hyperlasso.inner.solver import InnerSolution, Optimality, SolverRun
 
 #: Center a dense design when some |mean_j| exceeds this times the column's
 #: standard deviation (correlation with the intercept above 1 / sqrt(2)).
@@ -204,9 +208,79 @@ class InnerProblem:
             return 0.0
         return self.datafit.null_intercept(self.y)
 
-    def linear_predictor(self, w: np.ndarray, b: float) -> np.ndarray:
-        """Return z = Xw + b (original intercept b), shape (n_samples,)."""
-        return self.design.matvec(w) + self.internal_intercept(w, b)
+    def datafit_state(self, w: np.ndarray, b_internal) -> np.ndarray:
+        """The datafit's state at (w, internal intercept), shape (n_samples,):
+        the residual Xw + b - y for the quadratic, Xw + b for the logistic loss.
+        ``b_internal`` is a float or an array of one entry."""
+        z = self.design.matvec(w) + float(np.asarray(b_internal).reshape(-1)[0])
+        return self.datafit.state(z, self.y)
+
+    def state_of_intercept(self, b: float) -> np.ndarray:
+        """The datafit's state at w = 0 and intercept b, shape (n_samples,)."""
+        return self.datafit.state(np.full(self.n_samples, b), self.y)
+
+    # ---------------------------------------------- what the solver asks (solver.py)
+    newton_finisher = None
+
+    @staticmethod
+    def kernel_state(state):
+        """The state ``(w, S, b)`` as ``_cd`` takes it: as it is (one task)."""
+        return state
+
+    @cached_property
+    def units(self):
+        """One unit per feature, with its Lipschitz constant, as ``_cd`` takes them."""
+        p = self.n_features
+        return (np.arange(p), np.arange(p + 1),
+                np.ascontiguousarray(self.lipschitz, dtype=np.float64))
+
+    def kernel_args(self):
+        """``(X, datafit, penalty, units)`` for ``_cd``."""
+        return self.design.kernel_view, self.kernel_datafit, self.penalty, self.units
+
+    def initial_point(self, warm_start) -> tuple[np.ndarray, np.ndarray]:
+        """(w, internal intercept as an array of one entry): the warm start
+        (validated, copied) or zero with the null intercept."""
+        if warm_start is None:
+            return np.zeros(self.n_features), np.array([self.null_intercept()])
+        coef, intercept = warm_start
+        coef = np.array(coef, dtype=np.float64)
+        if coef.shape != (self.n_features,):
+            raise ValueError(f"warm_start coef must have shape ({self.n_features},), "
+                             f"got {coef.shape}.")
+        b = float(intercept) if self.fit_intercept else 0.0
+        return coef, np.array([self.internal_intercept(coef, b)])
+
+    def optimality(self, w: np.ndarray, b_internal, state: np.ndarray) -> Optimality:
+        """Gradient, violations, KKT violation and relative gap at a point whose
+        datafit state is ``state`` (``datafit_state``)."""
+        datafit = self.kernel_datafit
+        grad = self.design.rmatvec(datafits.raw_grad(datafit, state))
+        viol = _cd.violations(grad, w, self.penalty, self.units)
+        kkt = float(viol.max(initial=0.0))
+        if self.fit_intercept:
+            kkt = max(kkt, abs(datafits.intercept_grad(datafit, state)))
+        gap = self.duality_gap(w, state, grad) / max(self.null_objective(), 1e-300)
+        return Optimality(grad, viol, kkt, max(gap, 0.0))
+
+    def optimality_at(self, w: np.ndarray, b: float, state=None) -> Optimality:
+        """``optimality`` at (w, the user's intercept b); ``state`` if known."""
+        b_internal = self.internal_intercept(w, b)
+        state = self.datafit_state(w, b_internal) if state is None else state
+        return self.optimality(w, b_internal, state)
+
+    @staticmethod
+    def active_units(w: np.ndarray) -> np.ndarray:
+        """The non-zero features."""
+        return w != 0
+
+    def solution(self, w, b_internal, opt: Optimality, run: SolverRun) -> InnerSolution:
+        """The ``InnerSolution`` at (w, internal intercept)."""
+        intercept = self.external_intercept(w, float(b_internal[0]))
+        return InnerSolution(
+            coef=w, intercept=float(intercept), support=np.flatnonzero(w), gap=opt.gap,
+            kkt=opt.kkt, n_iter=run.n_iter, n_epochs=run.n_epochs,
+            converged=run.converged)
 
     def internal_intercept(self, w: np.ndarray, b: float) -> float:
         """The intercept of the centered design: b + mean(X).w."""
@@ -225,20 +299,24 @@ class InnerProblem:
 
     def gradient_at_zero(self) -> np.ndarray:
         """Gradient of the datafit in w at w = 0 (optimal intercept), shape (p,)."""
-        z = np.full(self.n_samples, self.null_intercept())
-        return self.design.rmatvec(datafits.raw_grad(self.kernel_datafit, z))
+        state = self.state_of_intercept(self.null_intercept())
+        return self.design.rmatvec(datafits.raw_grad(self.kernel_datafit, state))
+
+    @cached_property
+    def _null_objective(self) -> float:
+        state = self.state_of_intercept(self.null_intercept())
+        return float(datafits.value(self.kernel_datafit, state))
 
     def null_objective(self) -> float:
         """Objective at w = 0 with the optimal intercept: the scale of the gap."""
-        z = np.full(self.n_samples, self.null_intercept())
-        return float(datafits.value(self.kernel_datafit, z))
+        return self._null_objective
 
     def primal(self, w: np.ndarray, z: np.ndarray) -> float:
-        """Objective value at (w, z = Xw + b)."""
+        """Objective value at w, z its datafit state."""
         return float(datafits.value(self.kernel_datafit, z)) + self.penalty.value(w)
 
     def duality_gap(self, w: np.ndarray, z: np.ndarray, grad: np.ndarray) -> float:
-        """Duality gap at (w, z = Xw + b), given ``grad`` = X^T grad F(z).
+        """Duality gap at w, z its datafit state, given ``grad`` = X^T grad F.
 
         The dual point is the rescaled negative gradient of F (centered to satisfy
         sum(theta) = 0 when an intercept is fitted), so the gap is a certificate:

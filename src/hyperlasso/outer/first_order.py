@@ -237,7 +237,9 @@ class _StallGuard:
 
     def __init__(self, tol: float, patience: int, value: float):
         self.tol, self.patience = tol, patience
-        self.best, self.since, self.n_evaluations = value, 0, 1
+        # scipy's first call is at the start point (its value is ``value``, not
+        # evaluated again): every call is one evaluation, counted by ``observe``
+        self.best, self.since, self.n_evaluations = value, 0, 0
 
     def observe(self, value: float) -> None:
         self.n_evaluations += 1
