@@ -33,3 +33,14 @@ def classification_data(n_samples=60, n_features=30, n_val=40, sparse=False, see
 def sparse(request):
     """Run the test on a dense and on a sparse design."""
     return request.param
+
+
+def l1_logistic(**kwargs):
+    """scikit-learn's L1 logistic regression, spelled for the installed version."""
+    import sklearn
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.utils.fixes import parse_version
+
+    if parse_version(sklearn.__version__) >= parse_version("1.8"):
+        return LogisticRegression(l1_ratio=1.0, **kwargs)
+    return LogisticRegression(penalty="l1", **kwargs)

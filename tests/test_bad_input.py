@@ -171,3 +171,34 @@ def test_a_canonical_csc_matrix_is_used_as_is_and_others_are_copied():
     assert checked is not unsorted and checked.has_sorted_indices
     np.testing.assert_array_equal(unsorted.indices, [3, 1])  # the user's is untouched
     np.testing.assert_array_equal(checked.toarray(), unsorted.toarray())
+
+
+def test_a_method_names_what_the_model_lacks():
+    """A model without a function a method needs is refused before any work, with
+    the method and the missing function named; other methods still run."""
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True, eq=False)
+    class NoDirections(hl.Lasso):
+        directions = None
+        directions_on = None
+
+    @dataclass(frozen=True, eq=False)
+    class NoPullback(hl.GroupLasso):
+        pullback = None
+
+    X, y, X_val, y_val = regression_data()
+    criterion = hl.HeldOutMSE(X_val, y_val)
+    alpha = 0.1 * hl.alpha_max("lasso", X, y)
+    with pytest.raises(ValueError, match=r"method='forward' needs the model to provide "
+                                         r"directions; NoDirections does not"):
+        hl.hypergradient(NoDirections(), criterion, alpha, X, y, method="forward")
+    with pytest.raises(ValueError, match="'implicit_forward' needs .* directions_on"):
+        hl.hypergradient(NoDirections(), criterion, alpha, X, y, method="implicit_forward")
+    ok = hl.hypergradient(NoDirections(), criterion, alpha, X, y, method="implicit")
+    assert ok.gradient == pytest.approx(
+        hl.hypergradient("lasso", criterion, alpha, X, y, method="implicit").gradient,
+        rel=1e-12)
+    groups = np.arange(X.shape[1]) // 3
+    with pytest.raises(ValueError, match="'polish' needs the model to provide pullback"):
+        hl.hypergradient(NoPullback(groups=groups), criterion, alpha, X, y)

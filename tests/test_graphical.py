@@ -360,6 +360,7 @@ def test_support_system_direct_refined_and_conjugate_gradient_agree(monkeypatch)
     import warnings
 
     import hyperlasso.hypergradients.graphical as graphical
+    from hyperlasso.hypergradients import linear
     from hyperlasso.inner.graphical import empirical_covariance, solve_graphical
 
     X, X_val = _samples(p=25, n=70, seed=10)
@@ -390,10 +391,16 @@ def test_support_system_direct_refined_and_conjugate_gradient_agree(monkeypatch)
     np.testing.assert_allclose(system.solve(R + skew - skew.T), W, rtol=1e-12,
                                atol=1e-12 * np.abs(W).max())
 
-    monkeypatch.setattr(graphical, "MAX_DIRECT_SIZE", 0)
-    by_cg = graphical.SupportSystem(Sigma, mask)
+    by_cg = graphical.SupportSystem(Sigma, mask, linear_solver="cg")
     assert by_cg.factor is None
     np.testing.assert_allclose(by_cg.solve(R), W, rtol=1e-9, atol=1e-11 * np.abs(W).max())
+    # the system's matvec is its dense matrix (what CG and Cholesky each use)
+    u = rng.standard_normal(system.size)
+    np.testing.assert_allclose(system.matvec(u), system.dense() @ u, rtol=1e-12,
+                               atol=1e-12 * np.abs(system.dense() @ u).max())
+
+    monkeypatch.setattr(linear, "MAX_DIRECT_SIZE", 0)  # "auto" above the limit: CG
+    assert graphical.SupportSystem(Sigma, mask).factor is None
 
 
 def test_warm_start_far_from_the_solution_falls_back_to_a_cold_start():
@@ -441,3 +448,14 @@ def test_random_graph_precision_generator():
         make_random_graph_precision(10, shift=0.0)
     with pytest.raises(ValueError, match="weights must be"):
         make_random_graph_precision(10, weights=(0.6, 0.3))
+
+
+def test_support_system_diagonal_is_the_dense_diagonal():
+    """The Jacobi preconditioner of CG reads G's diagonal without forming G."""
+    import hyperlasso.hypergradients.graphical as graphical
+    from hyperlasso.inner.graphical import empirical_covariance, solve_graphical
+
+    X, _ = _samples(p=12, n=40, seed=3)
+    solution = solve_graphical(empirical_covariance(X), 0.1 * (1 - np.eye(12)), tol=1e-12)
+    system = graphical.SupportSystem(solution.covariance, solution.support)
+    np.testing.assert_allclose(system.diagonal(), np.diag(system.dense()), rtol=1e-14)

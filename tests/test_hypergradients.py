@@ -206,3 +206,23 @@ def test_criterion_gradient_on_the_support_equals_the_full_one(criterion_class, 
     coef[10] = 1.0
     assert criterion.value_and_grad_on(coef, 0.3, support)[0] == pytest.approx(
         criterion.value_and_grad(coef, 0.3)[0], rel=1e-14)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_restricted_diagonal_is_the_dense_diagonal(model, sparse):
+    """Conjugate gradient's Jacobi preconditioner reads H's diagonal without forming
+    H: equal to the dense matrix's to rounding (sums of ~40 products)."""
+    from hyperlasso._validation import check_matrix
+    from hyperlasso.hypergradients.restricted import RestrictedSystem
+    from hyperlasso.inner.models import make_model
+    from hyperlasso.inner.problem import Design
+
+    X, y, _, alpha = _problem(model, sparse)
+    estimator = make_model(model)
+    y_model = estimator.check_target(y)
+    solution = hl.fit(estimator, alpha, X, y, tol=1e-10)
+    design = Design.of(check_matrix(X), estimator.fit_intercept)
+    problem = estimator.problem(estimator.check_alpha(alpha, X.shape[1]), design, y_model)
+    system = RestrictedSystem.at(problem, solution.coef, solution.intercept)
+    assert system.size > 1
+    np.testing.assert_allclose(system.diagonal(), np.diag(system.dense()), rtol=1e-13)

@@ -7,23 +7,14 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-import sklearn
-from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression
-from sklearn.utils.fixes import parse_version
+from sklearn.linear_model import ElasticNet, Lasso
 
 import hyperlasso as hl
-from conftest import classification_data, regression_data
+from conftest import classification_data, l1_logistic, regression_data
 
 # Both solvers run to a relative duality gap of ~1e-14, so coefficients agree to
 # ~1e-7 (sqrt of the gap over the curvature); 1e-6 relative is the issue's bar.
 RTOL = 1e-6
-
-
-def _l1_logistic(**kwargs):
-    """scikit-learn's L1 logistic regression, spelled for the installed version."""
-    if parse_version(sklearn.__version__) >= parse_version("1.8"):
-        return LogisticRegression(l1_ratio=1.0, **kwargs)
-    return LogisticRegression(penalty="l1", **kwargs)
 
 
 def _close(ours, theirs):
@@ -62,9 +53,8 @@ def test_sparse_logreg_matches_liblinear(sparse):
     model = hl.SparseLogisticRegression(fit_intercept=False)
     alpha = 0.1 * hl.alpha_max(model, X, y)
     ours = hl.fit(model, alpha, X, y, tol=1e-14)
-    ref = _l1_logistic(solver="liblinear",
-                             C=1.0 / (X.shape[0] * alpha), fit_intercept=False,
-                             tol=1e-12, max_iter=100_000).fit(X, y)
+    ref = l1_logistic(solver="liblinear", C=1.0 / (X.shape[0] * alpha),
+                      fit_intercept=False, tol=1e-12, max_iter=100_000).fit(X, y)
     assert _close(ours.coef, ref.coef_.ravel()) < RTOL
 
 
@@ -72,8 +62,8 @@ def test_sparse_logreg_with_intercept_matches_saga():
     X, y, _, _ = classification_data()
     alpha = 0.1 * hl.alpha_max("sparse_logreg", X, y)
     ours = hl.fit("sparse_logreg", alpha, X, y, tol=1e-14)
-    ref = _l1_logistic(solver="saga", C=1.0 / (X.shape[0] * alpha),
-                             tol=1e-13, max_iter=1_000_000).fit(X, y)
+    ref = l1_logistic(solver="saga", C=1.0 / (X.shape[0] * alpha),
+                      tol=1e-13, max_iter=1_000_000).fit(X, y)
     assert _close(ours.coef, ref.coef_.ravel()) < RTOL
     assert abs(ours.intercept - ref.intercept_[0]) < RTOL * max(1.0, abs(ref.intercept_[0]))
 

@@ -11,8 +11,8 @@ from hyperlasso._validation import check_matrix, check_vector
 from hyperlasso.hypergradients import iterative, methods, smooth
 from hyperlasso.hypergradients.block_api import block_context, run_block_method
 from hyperlasso.hypergradients.graphical import graphical_hypergradient
+from hyperlasso.hypergradients.linear import choose_linear_solver
 from hyperlasso.hypergradients.methods import Context, JacobianState
-from hyperlasso.hypergradients.restricted import choose_linear_solver
 from hyperlasso.hypergradients.smooth import SMOOTH_MODELS, SmoothModel
 from hyperlasso.inner.block_models import (
     BLOCK_MODELS,
@@ -164,7 +164,8 @@ def hypergradient(
         raise ValueError("preconditioner= applies to the smooth models ('ridge', "
                          "'l2_logreg') only.")
     if kind == "graphical":
-        return _graphical(model, criterion, alpha, X, y, method, tol, warm_start)
+        return _graphical(model, criterion, alpha, (X, y), (method, tol, linear_solver),
+                          warm_start)
     if kind == "smooth":
         return _smooth(model, criterion, alpha, X, y, method, coef, preconditioner)
     settings = Settings(method, tol, stop, linear_solver, max_iter)
@@ -268,6 +269,7 @@ def hypergradient_on(
                             given)
         return _result(ctx, run_block_method(ctx, settings.method), settings.method,
                        warn_all_zero)
+    methods.check_needs(model, settings.method, METHODS[settings.method])
     alpha = model.check_alpha(alpha, design.shape[1])
     start = None if warm_start is None else (warm_start.coef, warm_start.intercept)
     ctx = Context(model, model.problem(alpha, design, y), alpha, criterion, settings.tol,
@@ -336,8 +338,10 @@ def _smooth(model, criterion, alpha, X, y, method, coef, preconditioner):
                                out.note, WarmStart(out.point, 0.0))
 
 
-def _graphical(model, criterion, alpha, X, y, method, tol, warm_start):
-    """The graphical lasso: X holds samples in rows, y must be None."""
+def _graphical(model, criterion, alpha, data, settings, warm_start):
+    """The graphical lasso: ``data = (X, y)``, X holds samples in rows and y must be
+    None; ``settings = (method, tol, linear_solver)``."""
+    (X, y), (method, tol, linear_solver) = data, settings
     if y is not None:
         raise ValueError("the graphical lasso takes samples X only: pass y=None.")
     model = GraphicalLasso() if isinstance(model, str) else model
@@ -347,7 +351,7 @@ def _graphical(model, criterion, alpha, X, y, method, tol, warm_start):
     warm = None if warm_start is None else warm_start.solution.precision
     result = graphical_hypergradient(S, model.penalty_matrix(alpha, S.shape[0]), criterion,
                                      method=method, tol=1e-8 if tol is None else tol,
-                                     warm_start=warm)
+                                     warm_start=warm, linear_solver=linear_solver)
     return replace(result, gradient=model.pullback(result.gradient, alpha))
 
 

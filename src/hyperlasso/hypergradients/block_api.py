@@ -12,7 +12,7 @@ from hyperlasso.hypergradients.block_iterative import (
     block_implicit_forward,
 )
 from hyperlasso.hypergradients.block_methods import block_implicit, block_polish
-from hyperlasso.hypergradients.methods import Context
+from hyperlasso.hypergradients.methods import Context, check_needs
 from hyperlasso.inner.block_models import BlockModel
 from hyperlasso.inner.problem import Design
 from hyperlasso.inner.threads import single_threaded_blas
@@ -44,6 +44,7 @@ def block_context(model: BlockModel, criterion, alpha, design: Design, Y: np.nda
 
 def run_block_method(ctx: Context, method: str):
     """Run ``method`` on the block context, BLAS single-threaded."""
+    check_needs(ctx.model, method, BLOCK_METHODS[method])
     with single_threaded_blas():
         return BLOCK_METHODS[method](ctx)
 

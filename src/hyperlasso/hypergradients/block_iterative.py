@@ -25,6 +25,7 @@ from hyperlasso.hypergradients.methods import (
     Context,
     MethodOutput,
     _warn_capped,
+    needs,
 )
 from hyperlasso.inner.block import BlockSolution
 
@@ -41,6 +42,7 @@ def _columns(X, members):
     return X[:, members]
 
 
+@needs("directions", "user_point")
 def block_implicit_forward(ctx: Context) -> MethodOutput:
     """Gauss-Seidel sweeps of the differentiated block update on the active groups."""
     solution = block_solution(ctx)
@@ -128,6 +130,7 @@ def _group_update(X_g, W, R, members, gs_args):
     return gs
 
 
+@needs("directions", "user_point")
 def block_forward(ctx: Context) -> MethodOutput:
     """Forward-mode differentiation of cyclic block CD: J = dW/dalpha carried along."""
     problem = ctx.problem
@@ -181,6 +184,7 @@ def block_forward(ctx: Context) -> MethodOutput:
                         _contract(ctx, J, Jb, grad_coef, grad_b, np.arange(k)))
 
 
+@needs("pullback", "user_point")
 def block_backward(ctx: Context) -> MethodOutput:
     """Reverse-mode differentiation of cyclic block CD through recorded epochs."""
     problem = ctx.problem

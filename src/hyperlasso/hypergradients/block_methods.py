@@ -13,13 +13,14 @@ from dataclasses import replace
 
 import numpy as np
 
+from hyperlasso.hypergradients.linear import choose_linear_solver, factorize
 from hyperlasso.hypergradients.methods import (
     Context,
     MethodOutput,
     criterion_on_support,
+    needs,
     polish_until_accepted,
 )
-from hyperlasso.hypergradients.restricted import choose_linear_solver, factorize
 from hyperlasso.inner.block import BlockSolution
 from hyperlasso.inner.block_system import (
     ActiveGroupSystem,
@@ -83,6 +84,7 @@ def _adjoint_gradient(ctx: Context, system: ActiveGroupSystem, solver):
     return value, ctx.model.pullback(g_lam, g_l2, ctx.alpha, groups)
 
 
+@needs("pullback", "user_point")
 def block_implicit(ctx: Context) -> MethodOutput:
     """Implicit differentiation: one adjoint solve on the active groups."""
     solution = block_solution(ctx)
@@ -112,6 +114,7 @@ def block_solver(system: ActiveGroupSystem, linear_solver: str):
         return factorize(system, "cholesky")
 
 
+@needs("pullback", "user_point")
 def block_polish(ctx: Context) -> MethodOutput:
     """Newton-type steps on the active-group system, then implicit differentiation.
 

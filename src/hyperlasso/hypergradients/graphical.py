@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 from numba import njit
-from scipy.sparse.linalg import LinearOperator, cg
 
+from hyperlasso.hypergradients.linear import choose_linear_solver, factorize
 from hyperlasso.inner.convergence import warn_convergence
 from hyperlasso.inner.graphical import (
     GraphicalSolution,
@@ -31,12 +31,6 @@ from hyperlasso.inner.graphical import (
 )
 from hyperlasso.inner.threads import single_threaded_blas
 
-#: Relative residual of conjugate gradient (cond(H) = cond(Sigma)^2 multiplies it).
-CG_RTOL = 1e-12
-#: Largest number of unknowns (support entries with i <= j) solved by a dense
-#: Cholesky factorization of the restricted system; CG above. At 2500 the
-#: factorization is ~5 Gflop (0.1-0.3 s) and the matrix 50 MB.
-MAX_DIRECT_SIZE = 2500
 #: Relative residual at which iterative refinement of a direct solve stops, and
 #: the largest one accepted when rounding stops it from decreasing further (the
 #: products Sigma W Sigma carry ~1e-15 cond(Sigma)^2 of rounding).
@@ -53,17 +47,6 @@ class GraphicalHypergradient:
     gradient: np.ndarray
     solution: GraphicalSolution
     method: str
-
-
-def support_operator(Sigma: np.ndarray, mask: np.ndarray):
-    """V -> P_E(Sigma V Sigma) on flattened p x p matrices (E = mask)."""
-    p = Sigma.shape[0]
-
-    def matvec(v):
-        V = np.where(mask, v.reshape(p, p), 0.0)
-        return np.where(mask, Sigma @ V @ Sigma, 0.0).ravel()
-
-    return LinearOperator((p * p, p * p), matvec=matvec, dtype=float)
 
 
 @njit(cache=True, nogil=True)
@@ -89,53 +72,73 @@ class SupportSystem:
     direct factorization costs 8 times less than on every entry). With
     d = 2 on the diagonal and 1 off it, the system reads G u = r, w = d u, where
     r holds R_ij at the unknowns and G (see ``_symmetric_system``) is symmetric
-    positive definite: up to ``MAX_DIRECT_SIZE`` unknowns G is formed (never the
-    p^2 x p^2 Kronecker matrix) and factorized once, and every right-hand side
-    after that costs two triangular solves. A solve for a slightly different
-    Sigma (after a polish step) reuses the factorization, refined iteratively
-    with products Sigma W Sigma; above the size, or if Sigma is numerically
-    singular, conjugate gradient runs matrix-free.
+    positive definite. It is the optimality system of every model to the linear
+    solvers (``linear``: ``size``, ``matvec`` without forming G, ``dense``), so
+    that G is factorized once up to ``linear.MAX_DIRECT_SIZE`` unknowns (never the
+    p^2 x p^2 Kronecker matrix; every right-hand side after that costs two
+    triangular solves) and conjugate gradient runs matrix-free above. A solve for
+    a slightly different Sigma (after a polish step) reuses the factorization,
+    refined iteratively with products Sigma W Sigma.
 
     Parameters
     ----------
     Sigma : ndarray of shape (p, p)
     mask : ndarray of bool, shape (p, p)
         The support E (symmetric, diagonal included).
+    linear_solver : {"auto", "cholesky", "cg"}, default="auto"
     """
 
-    def __init__(self, Sigma: np.ndarray, mask: np.ndarray):
+    def __init__(self, Sigma: np.ndarray, mask: np.ndarray, linear_solver: str = "auto"):
         self.Sigma, self.mask = Sigma, mask
         self.rows, self.cols = np.nonzero(np.triu(mask))
         self.scale = np.where(self.rows == self.cols, 2.0, 1.0)
+        self.linear_solver = choose_linear_solver(linear_solver, self.size)
         self.factor = None
-        if self.rows.size <= MAX_DIRECT_SIZE:
-            G = _symmetric_system(Sigma, self.rows, self.cols)
+        if self.linear_solver == "cholesky":
             try:
-                self.factor = scipy.linalg.cho_factor(G, overwrite_a=True)
+                self.factor = scipy.linalg.cho_factor(self.dense(), overwrite_a=True)
             except np.linalg.LinAlgError:  # Sigma numerically singular: CG will say so
-                self.factor = None
+                self.linear_solver = "cg"
+
+    @property
+    def size(self) -> int:
+        """Number of unknowns: the support's entries with i <= j."""
+        return self.rows.size
+
+    def matvec(self, u: np.ndarray) -> np.ndarray:
+        """G u, as (Sigma W Sigma) at the unknowns for W the matrix of u."""
+        return (self.Sigma @ self._matrix(u) @ self.Sigma)[self.rows, self.cols]
+
+    def diagonal(self) -> np.ndarray:
+        """G's diagonal, Sigma_ii Sigma_jj + Sigma_ij^2 (CG's preconditioner)."""
+        Sigma, i, j = self.Sigma, self.rows, self.cols
+        return Sigma[i, i] * Sigma[j, j] + Sigma[i, j] ** 2
+
+    def dense(self) -> np.ndarray:
+        """G, shape (size, size)."""
+        return _symmetric_system(self.Sigma, self.rows, self.cols)
 
     def solve(self, rhs: np.ndarray, Sigma: np.ndarray | None = None) -> np.ndarray:
         """Symmetric W (p, p) on E with P_E(Sigma W Sigma) = P_E(rhs); ``Sigma``
-        defaults to the one factorized."""
-        Sigma = self.Sigma if Sigma is None else Sigma
-        if self.factor is None:
-            return _conjugate_gradient(Sigma, self.mask, rhs)
+        defaults to the system's."""
         # The symmetric part of rhs: what the full system P_E(Sigma W Sigma) =
         # P_E(rhs) solves for a symmetric W.
         target = (0.5 * (rhs + rhs.T))[self.rows, self.cols]
-        u = scipy.linalg.cho_solve(self.factor, target)
-        if Sigma is not self.Sigma:
-            u = self._refine(u, target, Sigma)
-            if u is None:  # Sigma too far from the factorized one
-                return SupportSystem(Sigma, self.mask).solve(rhs)
-        return self._matrix(u)
+        if Sigma is not None and Sigma is not self.Sigma:
+            u = self._refine(target, Sigma) if self.factor is not None else None
+            if u is None:  # no factorization, or Sigma too far from its own
+                return SupportSystem(Sigma, self.mask, self.linear_solver).solve(rhs)
+            return self._matrix(u)
+        if self.factor is None:
+            return self._matrix(factorize(self, "cg")(target))
+        return self._matrix(scipy.linalg.cho_solve(self.factor, target))
 
-    def _refine(self, u, target, Sigma) -> np.ndarray | None:
+    def _refine(self, target, Sigma) -> np.ndarray | None:
         """Iterative refinement against the system of ``Sigma``: each step divides
         the error by about ||G^{-1}|| ||G - G(Sigma)||. Stops at a residual of
         ``REFINE_RTOL`` or when rounding stops it from decreasing; None if it
         stalls above ``REFINE_STALL`` (no contraction: refactorize)."""
+        u = scipy.linalg.cho_solve(self.factor, target)
         norm = max(float(np.max(np.abs(target))), 1e-300)
         previous = np.inf
         for _ in range(20):
@@ -154,20 +157,6 @@ class SupportSystem:
         W = np.zeros_like(self.Sigma)
         W[self.rows, self.cols] = W[self.cols, self.rows] = u * self.scale
         return W
-
-
-def _conjugate_gradient(Sigma, mask, rhs) -> np.ndarray:
-    """Matrix-free CG on P_E(Sigma W Sigma) = P_E(rhs); W symmetrized. It needs
-    about cond(Sigma) log(1 / CG_RTOL) products of two p x p multiplications."""
-    operator = support_operator(Sigma, mask)
-    solution, info = cg(operator, np.where(mask, rhs, 0.0).ravel(), rtol=CG_RTOL,
-                        atol=0.0, maxiter=10 * mask.sum())
-    if info != 0:
-        warn_convergence("conjugate gradient on the graphical lasso support did not reach "
-                         f"its tolerance {CG_RTOL:.0e}; the hypergradient may be "
-                         "inaccurate.")
-    W = np.where(mask, solution.reshape(Sigma.shape), 0.0)
-    return 0.5 * (W + W.T)
 
 
 def implicit_gradient(solution: GraphicalSolution, grad_theta: np.ndarray,
@@ -226,7 +215,8 @@ def forward_directional(solution: GraphicalSolution, direction: np.ndarray,
 
 
 def graphical_hypergradient(S, Lam, criterion, method: str = "auto", tol: float = 1e-8,
-                            warm_start=None) -> GraphicalHypergradient:
+                            warm_start=None,
+                            linear_solver: str = "auto") -> GraphicalHypergradient:
     """Criterion value and gradient in the penalty matrix Lam (p, p).
 
     Parameters
@@ -243,13 +233,15 @@ def graphical_hypergradient(S, Lam, criterion, method: str = "auto", tol: float 
         Optimality violation of the inner solver.
     warm_start : ndarray of shape (p, p), optional
         A previous precision matrix.
+    linear_solver : {"auto", "cholesky", "cg"}, default="auto"
+        Solver of the system on the support (``linear``).
     """
     if method not in ("auto", "polish", "implicit"):
         raise ValueError("method must be 'auto', 'polish' or 'implicit' for the graphical "
                          f"lasso, got {method!r}.")
     solution = solve_graphical(S, Lam, tol=tol, warm_start=warm_start)
     with single_threaded_blas():
-        system = SupportSystem(solution.covariance, solution.support)
+        system = SupportSystem(solution.covariance, solution.support, linear_solver)
     if method in ("auto", "polish"):
         solution = polish(S, Lam, solution, system)
     value, grad_theta = criterion.value_and_grad(solution.precision)

@@ -18,6 +18,7 @@ from hyperlasso.hypergradients.methods import (
     Context,
     MethodOutput,
     _warn_capped,
+    needs,
 )
 from hyperlasso.inner.solver import InnerSolution
 
@@ -51,6 +52,7 @@ def _solution(w, b, opt, n_epochs, converged) -> InnerSolution:
                          n_epochs // CHECK_EVERY, n_epochs, converged)
 
 
+@needs("directions")
 def forward(ctx: Context) -> MethodOutput:
     """Forward-mode differentiation: carry J = dw/dalpha through every update."""
     problem = ctx.problem
@@ -86,6 +88,7 @@ def forward(ctx: Context) -> MethodOutput:
                         gradient.reshape(np.shape(ctx.alpha)))
 
 
+@needs("pullback")
 def backward(ctx: Context) -> MethodOutput:
     """Reverse-mode differentiation: record every epoch, then run the chain back.
 

@@ -14,11 +14,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from hyperlasso.hypergradients import _kernels
-from hyperlasso.hypergradients.restricted import (
-    RestrictedSystem,
-    choose_linear_solver,
-    factorize,
-)
+from hyperlasso.hypergradients.linear import choose_linear_solver, factorize
+from hyperlasso.hypergradients.restricted import RestrictedSystem
 from hyperlasso.inner.convergence import inner_convergence_warning_class, warn_convergence
 from hyperlasso.inner.models import Model
 from hyperlasso.inner.problem import InnerProblem
@@ -45,6 +42,25 @@ POLISH_SLACK = 1e-8
 #: tol 1e-8: a spurious coefficient of 1e-9 whose sign the Newton step flipped).
 RESOLVE_FACTOR = 1e-3
 RESOLVE_FLOOR = 1e-14
+
+
+def needs(*names: str):
+    """Declare what a method needs of a model (its functions), for ``check_needs``."""
+    def declare(function):
+        function.needs = names
+        return function
+    return declare
+
+
+def check_needs(model, method: str, function) -> None:
+    """Raise a ValueError naming what ``method`` (``function``) needs of ``model``
+    and the model does not provide; checked once, before any work."""
+    missing = [name for name in getattr(function, "needs", ())
+               if not callable(getattr(model, name, None))]
+    if missing:
+        raise ValueError(f"method={method!r} needs the model to provide "
+                         f"{', '.join(missing)}; {type(model).__name__} does not. Use "
+                         "another method, or give the model these functions.")
 
 
 @dataclass(frozen=True)
@@ -121,6 +137,7 @@ def _adjoint_gradient(ctx, system: RestrictedSystem, solver) -> tuple[float, np.
     return value, ctx.model.pullback(g_lam, g_l2, ctx.alpha)
 
 
+@needs("pullback")
 def implicit(ctx: Context) -> MethodOutput:
     """Implicit differentiation: one adjoint solve H v = r on the support."""
     solution = _inner_solution(ctx)
@@ -134,6 +151,7 @@ def _implicit_at(ctx: Context, solution: InnerSolution, note: str = "") -> Metho
     return MethodOutput(solution, value, gradient, linear_solver, note=note)
 
 
+@needs("pullback")
 def polish(ctx: Context) -> MethodOutput:
     """One Newton step on the identified support, then implicit differentiation.
 
@@ -232,6 +250,7 @@ def _polish_rejection(problem, system, coef, intercept, opt) -> str:
     return ""
 
 
+@needs("directions_on")
 def implicit_forward(ctx: Context) -> MethodOutput:
     """Implicit forward (Bertrand et al. 2020): Gauss-Seidel sweeps of the Jacobian.
 

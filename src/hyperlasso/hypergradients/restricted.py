@@ -8,35 +8,19 @@ whose Jacobian in (w_S, b) is H = A^T diag(c) A / n + l2 I_S, A = [X_S, 1], and
 whose derivatives in lam_S and l2 are ``diag(s)`` and ``w_S``. The penalty's
 terms (its gradient and curvature on the support, the cross terms) come from
 the problem's penalty (``penalties.L1L2``). Only an |S| (+1) system is ever
-solved, never a p x p one.
+solved, never a p x p one; the linear solvers are those of every model
+(``linear``).
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator, cg
 
 from hyperlasso.inner import datafits
-from hyperlasso.inner.convergence import warn_convergence
 from hyperlasso.inner.problem import InnerProblem
-
-LINEAR_SOLVERS = ("auto", "cholesky", "cg")
-
-#: Largest restricted system factorized densely by ``linear_solver="auto"``.
-#: Forming A^T diag(c) A costs n |S|^2 and factorizing |S|^3 / 3: below this size
-#: it is a few hundred milliseconds at most, and exact.
-MAX_DIRECT_SIZE = 2000
-
-#: Relative residual of conjugate gradient. The hypergradient is linear in the
-#: solution, so its relative error is about cond(H) times this: 1e-12 keeps it
-#: near 1e-8 for condition numbers up to 1e4.
-CG_RTOL = 1e-12
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,6 +83,13 @@ class RestrictedSystem:
             np.sum(weighted),
         )
 
+    def diagonal(self) -> np.ndarray:
+        """The diagonal of H, shape (size,): conjugate gradient's preconditioner."""
+        squares = self.X_S.power(2) if sp.issparse(self.X_S) else self.X_S**2
+        diag_w = np.asarray(squares.T @ self.curvature).ravel() / self.problem.n_samples
+        return self._join(diag_w + self._penalty_curvature,
+                          np.sum(self.curvature) / self.problem.n_samples)
+
     def dense(self) -> np.ndarray:
         """H as a dense (size, size) array (Gram products stay sparse for sparse X)."""
         n, k = self.problem.n_samples, self.support.size
@@ -147,50 +138,3 @@ def _scale_rows(matrix, weights: np.ndarray):
 
 def _to_dense(matrix) -> np.ndarray:
     return matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
-
-
-def choose_linear_solver(linear_solver: str, size: int) -> str:
-    """Resolve ``"auto"``: Cholesky up to ``MAX_DIRECT_SIZE`` unknowns, CG above."""
-    if linear_solver not in LINEAR_SOLVERS:
-        raise ValueError(
-            f"linear_solver must be one of {LINEAR_SOLVERS}, got {linear_solver!r}."
-        )
-    if linear_solver == "auto":
-        return "cholesky" if size <= MAX_DIRECT_SIZE else "cg"
-    return linear_solver
-
-
-def factorize(system: RestrictedSystem, linear_solver: str) -> Callable:
-    """Return ``solve(r) -> H^{-1} r`` for the system, with the chosen solver.
-
-    Cholesky falls back to a least-squares solve, with a warning, when H is
-    singular (more support features than samples and no l2 term).
-    """
-    if system.size == 0:
-        return lambda r: np.zeros(0)
-    if linear_solver == "cg":
-        op = LinearOperator((system.size, system.size), matvec=system.matvec)
-        return lambda r: _conjugate_gradient(op, r)
-    H = system.dense()
-    try:
-        factor = scipy.linalg.cho_factor(H)
-    except np.linalg.LinAlgError:
-        warnings.warn(
-            f"The restricted Hessian (size {system.size}) is singular: the support "
-            "has more features than the data can identify. Using a least-squares "
-            "solve; the hypergradient is not unique.", RuntimeWarning, stacklevel=3,
-        )
-        return lambda r: scipy.linalg.lstsq(H, r)[0]
-    return lambda r: scipy.linalg.cho_solve(factor, r)
-
-
-def _conjugate_gradient(op: LinearOperator, r: np.ndarray) -> np.ndarray:
-    solution, info = cg(op, r, rtol=CG_RTOL, atol=0.0, maxiter=10 * op.shape[0])
-    if info != 0:
-        residual = np.linalg.norm(op @ solution - r) / max(np.linalg.norm(r), 1e-300)
-        warn_convergence(
-            f"Conjugate gradient stopped at relative residual {residual:.2e} "
-            f"(target {CG_RTOL:.0e}); the hypergradient may be inaccurate.",
-            stacklevel=3,
-        )
-    return solution
