@@ -93,7 +93,8 @@ class RestrictedSystem:
     def dense(self) -> np.ndarray:
         """H as a dense (size, size) array (Gram products stay sparse for sparse X)."""
         n, k = self.problem.n_samples, self.support.size
-        weighted = _scale_rows(self.X_S, self.curvature)
+        weighted = (self.X_S if self.problem.datafit.constant_hessian  # curvature 1
+                    else _scale_rows(self.X_S, self.curvature))
         H = np.zeros((self.size, self.size))
         H[:k, :k] = _to_dense(self.X_S.T @ weighted) / n
         H[np.arange(k), np.arange(k)] += self._penalty_curvature
