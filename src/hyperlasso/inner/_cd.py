@@ -32,6 +32,7 @@ import numpy as np
 from numba import njit
 
 from hyperlasso.inner._tasks import (
+    assign,
     entry,
     feature_gradient,
     intercept_gradient,
@@ -92,7 +93,11 @@ def subproblem_violation(X, datafit, penalty, units, state, ws, features, buf):
     grad = np.empty_like(W)
     for k in range(features.shape[0]):
         feature_gradient(X, datafit, S, features[k], row(grad, features[k]))
-    return np.max(distances(grad, W, penalty, units, ws, buf))
+    found = distances(grad, W, penalty, units, ws, buf)
+    worst = 0.0
+    for q in range(found.shape[0]):
+        worst = max(worst, found[q])
+    return worst
 
 
 @njit(cache=True, nogil=True)
@@ -115,20 +120,55 @@ def objective_on(datafit, penalty, units, state, ws):
 def anderson_extrapolate(history):
     """Anderson weights c (sum 1) from the last K+1 iterates, rows of ``history``.
 
-    Solves (U U^T) c = 1 with U the successive differences (Scieur et al.), with a
-    small Tikhonov term for stability. Returns a vector of NaN when it fails.
+    Solves (U U^T + eps I) c = 1 with U the successive differences (Scieur et al.;
+    eps = 1e-10 trace(U U^T) for stability) by a Cholesky factorization written
+    here: numba's np.linalg.solve (and the matrix product) took 5 of the 14 s the
+    first Lasso fit after installation spent compiling. Returns a vector of NaN
+    when the factorization fails.
     """
-    diffs = history[1:] - history[:-1]
-    gram = diffs @ diffs.T
-    k = gram.shape[0]
-    reg = 1e-10 * max(np.trace(gram), 1e-300)
-    for i in range(k):
-        gram[i, i] += reg
-    try:
-        c = np.linalg.solve(gram, np.ones(k))
-    except Exception:  # noqa: BLE001 - numba raises a generic error
-        return np.full(k, np.nan)
-    return c / np.sum(c)
+    k, m = history.shape[0] - 1, history.shape[1]
+    gram = np.zeros((k, k))
+    for a in range(k):
+        for c in range(a + 1):
+            total = 0.0
+            for j in range(m):
+                total += ((history[a + 1, j] - history[a, j])
+                          * (history[c + 1, j] - history[c, j]))
+            gram[a, c] = total
+    trace = 0.0
+    for a in range(k):
+        trace += gram[a, a]
+    reg = 1e-10 * max(trace, 1e-300)
+    for a in range(k):  # Cholesky, lower triangle: gram + reg I = L L^T
+        for c in range(a + 1):
+            total = gram[a, c] + (reg if a == c else 0.0)
+            for q in range(c):
+                total -= gram[a, q] * gram[c, q]
+            if a == c:
+                if not total > 0.0:
+                    return np.full(k, np.nan)
+                gram[a, a] = np.sqrt(total)
+            else:
+                gram[a, c] = total / gram[c, c]
+    weights = np.ones(k)
+    for a in range(k):  # L y = 1
+        for q in range(a):
+            weights[a] -= gram[a, q] * weights[q]
+        weights[a] /= gram[a, a]
+    for a in range(k - 1, -1, -1):  # L^T c = y
+        for q in range(a + 1, k):
+            weights[a] -= gram[q, a] * weights[q]
+        weights[a] /= gram[a, a]
+    return weights / np.sum(weights)
+
+
+@njit(cache=True, nogil=True)
+def _combine(weights, rows, out):
+    """out = sum_a weights[a] rows[a + 1] (the extrapolated point)."""
+    out[:] = 0.0
+    for a in range(weights.shape[0]):
+        for j in range(out.shape[0]):
+            out[j] += weights[a] * rows[a + 1, j]
 
 
 @njit(cache=True, nogil=True)
@@ -152,22 +192,28 @@ def _try_anderson(datafit, penalty, units, state, ws, features, histories):
     """Replace the state by its Anderson extrapolation if it lowers the objective."""
     history, states = histories
     c = anderson_extrapolate(history)
-    if not np.all(np.isfinite(c)):
+    if not np.isfinite(np.sum(c)):  # NaN when the factorization failed
         return
     W, S, b = state
     T = b.shape[0]
-    point = c @ history[1:]
+    point = np.empty(history.shape[1])
+    _combine(c, history, point)
     W_try, b_try = W.copy(), point[features.shape[0] * T:].copy()
     for k in range(features.shape[0]):
         for t in range(T):
             set_entry(W_try, features[k], t, point[k * T + t])
-    S_try = (c @ states[1:]).reshape(S.shape)
+    flat = np.empty(states.shape[1])  # sample after sample, as _record stores it
+    _combine(c, states, flat)
+    S_try = np.empty_like(S)  # not flat.reshape: its shape check cost 3 s of compiling
+    for i in range(S.shape[0]):
+        for t in range(T):
+            set_entry(S_try, i, t, flat[i * T + t])
     trial = (W_try, S_try, b_try)
     if (objective_on(datafit, penalty, units, trial, ws)
             < objective_on(datafit, penalty, units, state, ws)):
-        W[:] = W_try
-        S[:] = S_try
-        b[:] = b_try
+        assign(W, W_try)
+        assign(S, S_try)
+        assign(b, b_try)
 
 
 #: Every this many epochs a sweep visits the whole working set; the others visit
@@ -180,20 +226,29 @@ FULL_SWEEP_EVERY = 4
 def nonzero_units(units, W, ws):
     """The units of ``ws`` whose rows of W are not all zero."""
     indices, indptr, _ = units
-    keep = np.zeros(ws.shape[0], dtype=np.bool_)
+    kept = np.empty_like(ws)
+    n_kept = 0
     for q in range(ws.shape[0]):
+        nonzero = False
         for k in range(indptr[ws[q]], indptr[ws[q] + 1]):
             for t in range(n_tasks(W)):
-                if entry(W, indices[k], t) != 0.0:
-                    keep[q] = True
-    return ws[keep]
+                nonzero = nonzero or entry(W, indices[k], t) != 0.0
+        if nonzero:
+            kept[n_kept] = ws[q]
+            n_kept += 1
+    return kept[:n_kept]
 
 
 @njit(cache=True, nogil=True)
 def _features_of(units, ws):
+    """The features of the units ``ws``, unit after unit (loops only, here and in
+    the other small kernels: array expressions and reductions each add a few
+    tenths of a second to the first, compiling run)."""
     indices, indptr, _ = units
-    sizes = indptr[ws + 1] - indptr[ws]
-    features = np.empty(np.sum(sizes), dtype=np.intp)
+    size = 0
+    for q in range(ws.shape[0]):
+        size += indptr[ws[q] + 1] - indptr[ws[q]]
+    features = np.empty(size, dtype=np.intp)
     pos = 0
     for q in range(ws.shape[0]):
         for k in range(indptr[ws[q]], indptr[ws[q] + 1]):

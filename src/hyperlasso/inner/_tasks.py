@@ -73,6 +73,27 @@ def _row(A, j):
     return lambda A, j: A[j]
 
 
+def assign(dst, src):  # pragma: no cover - numba overload below
+    """dst[...] = src for arrays of the same shape, by loops: numba's broadcasting
+    assignment checks shapes with an error message that cost 2 s of compiling."""
+    raise NotImplementedError
+
+
+@overload(assign, jit_options={"cache": True})
+def _assign(dst, src):
+    if dst.ndim == 1:
+        def vector(dst, src):
+            for i in range(dst.shape[0]):
+                dst[i] = src[i]
+        return vector
+
+    def matrix(dst, src):
+        for i in range(dst.shape[0]):
+            for t in range(dst.shape[1]):
+                dst[i, t] = src[i, t]
+    return matrix
+
+
 def _target_field(datafit) -> int:
     """ndim of the datafit's target y (1: one task, 2: one column per task)."""
     return datafit.types[datafit.fields.index("y")].ndim
