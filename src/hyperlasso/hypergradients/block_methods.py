@@ -131,19 +131,23 @@ def block_polish(ctx: Context) -> MethodOutput:
     (``methods.polish_until_accepted``).
     """
     return polish_until_accepted(ctx, block_solution(ctx),
-                                 lambda solution: _block_polish_at(ctx, solution))
+                                 lambda solution, last: _block_polish_at(ctx, solution,
+                                                                         last))
 
 
-def _block_polish_at(ctx: Context, solution) -> tuple[MethodOutput, bool]:
-    """Polish from ``solution``: (the output, whether the steps were refused)."""
+def _block_polish_at(ctx: Context, solution, last: bool) -> MethodOutput | None:
+    """Polish from ``solution``; if the steps are refused, None, or implicit
+    differentiation at ``solution`` when this is the ``last`` attempt."""
     system = ActiveGroupSystem.at(ctx.problem, solution.coef, solution.intercept)
     linear_solver = choose_linear_solver(ctx.linear_solver, system.direct_size)
     base = block_solver(system, linear_solver)
     polished, n_steps, reason, opt = _newton(ctx, system, base)
     if reason:
+        if not last:
+            return None
         value, gradient = _adjoint_gradient(ctx, system, base)
         return MethodOutput(solution, value, gradient, linear_solver,
-                            note=f"polish rejected ({reason}); implicit"), True
+                            note=f"polish rejected ({reason}); implicit")
     solution = replace(solution, coef=polished.coef, intercept=polished.intercept,
                        gap=opt.gap, kkt=opt.kkt)
     solver = base
@@ -152,7 +156,7 @@ def _block_polish_at(ctx: Context, solution) -> tuple[MethodOutput, bool]:
                   else refined_solver(polished, base, linear_solver))
     value, gradient = _adjoint_gradient(ctx, polished, solver)
     return MethodOutput(solution, value, gradient, linear_solver,
-                        note=f"{n_steps} chord-Newton steps on the active groups"), False
+                        note=f"{n_steps} chord-Newton steps on the active groups")
 
 
 def refined_solver(system: ActiveGroupSystem, base, linear_solver: str):

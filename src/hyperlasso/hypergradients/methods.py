@@ -163,22 +163,25 @@ def polish(ctx: Context) -> MethodOutput:
     and the off-support optimality conditions still hold; else the inner problem
     is solved tighter and the step tried again (``polish_until_accepted``).
     """
-    return polish_until_accepted(ctx, _inner_solution(ctx), lambda s: _polish_at(ctx, s))
+    return polish_until_accepted(ctx, _inner_solution(ctx),
+                                 lambda s, last: _polish_at(ctx, s, last))
 
 
-def _polish_at(ctx: Context, solution: InnerSolution) -> tuple[MethodOutput, bool]:
-    """Polish from ``solution``: (the output, whether the step was rejected; the
-    output is then implicit differentiation at ``solution``)."""
+def _polish_at(ctx: Context, solution: InnerSolution, last: bool) -> MethodOutput | None:
+    """Polish from ``solution``; if the step is rejected, None, or implicit
+    differentiation at ``solution`` when this is the ``last`` attempt."""
     step = _newton_step(ctx.problem, solution, ctx.linear_solver)
     if step.reason:
+        if not last:
+            return None
         value, gradient = _adjoint_gradient(ctx, step.system, step.solver)
         return MethodOutput(solution, value, gradient, step.linear_solver,
-                            note=f"polish rejected ({step.reason}); implicit"), True
+                            note=f"polish rejected ({step.reason}); implicit")
     solver = step.solver
     if not ctx.problem.datafit.constant_hessian:  # the Hessian moved with the point
         solver = factorize(step.new_system, step.linear_solver)
     value, gradient = _adjoint_gradient(ctx, step.new_system, solver)
-    return MethodOutput(step.polished, value, gradient, step.linear_solver), False
+    return MethodOutput(step.polished, value, gradient, step.linear_solver)
 
 
 @dataclass(frozen=True)
@@ -219,22 +222,25 @@ def polished(problem: InnerProblem, solution: InnerSolution) -> InnerSolution:
 
 
 def polish_until_accepted(ctx: Context, solution, attempt) -> MethodOutput:
-    """``attempt(solution) -> (output, rejected)``, with the inner problem re-solved
+    """``attempt(solution, last) -> output``, with the inner problem re-solved
     (warm-started, ``RESOLVE_FACTOR`` times the last tolerance) while the polish is
     rejected and the tolerance is above ``RESOLVE_FLOOR``; not when the user gave
-    the inner point (``coef=``). The note says to which tolerance it re-solved."""
-    output, rejected = attempt(solution)
-    tol = ctx.tol
-    while rejected and ctx.given is None and tol > RESOLVE_FLOOR:
+    the inner point (``coef=``). ``attempt`` returns None for a rejected step
+    unless ``last`` (then implicit differentiation at ``solution``), so that no
+    gradient is computed at a point about to be re-solved. The note says to which
+    tolerance it re-solved."""
+    tol, note = ctx.tol, ""
+    while True:
+        last = ctx.given is not None or tol <= RESOLVE_FLOOR
+        output = attempt(solution, last)
+        if output is not None:
+            return replace(output, note="; ".join(filter(None, [output.note, note])))
         tol = max(tol * RESOLVE_FACTOR, RESOLVE_FLOOR)
         with warnings.catch_warnings():  # the last point is the best there is
             warnings.simplefilter("ignore", inner_convergence_warning_class())
             solution = solve(ctx.problem, tol=tol, stop=ctx.stop, max_iter=ctx.max_iter,
                              warm_start=(solution.coef, solution.intercept))
-        output, rejected = attempt(solution)
-        output = replace(output, note="; ".join(
-            filter(None, [output.note, f"re-solved to tol {tol:.0e} for polish"])))
-    return output
+        note = f"re-solved to tol {tol:.0e} for polish"
 
 
 def _polish_rejection(problem, system, coef, intercept, opt) -> str:

@@ -17,7 +17,8 @@ A problem tells the loop what it needs (``InnerProblem`` in ``problem.py``,
   at every working-set iteration (the kernel updates it in place, and the
   updates drift by rounding: a relative gap of 2e-15 on the updated state was
   1.7e-14 on a fresh one; checking a second time on a fresh state only before
-  returning cost one more full gradient, 10 % of a small Lasso fit);
+  returning costs one more full gradient per solve instead of a product with
+  the support's columns per iteration);
 - ``optimality(W, b, S)``: an ``Optimality``;
 - ``kernel_state((W, S, b))``: the state as ``_cd`` takes it (views);
 - ``active_units(W)``: which units are not zero;
