@@ -11,6 +11,7 @@ from scipy.optimize import minimize, minimize_scalar
 from sklearn.linear_model import Lasso, MultiTaskLasso
 
 from hyperlasso.inner import _cd, _penalty_calls, penalties
+from hyperlasso.inner.box import Box
 from hyperlasso.inner.groups import Groups
 from hyperlasso.inner.penalties import L1L2, GroupL2
 
@@ -228,11 +229,12 @@ def test_an_unregistered_penalty_fails_to_compile_with_a_clear_error():
 def test_check_penalty_names_the_registered_penalties():
     assert penalties.check_penalty("l1_l2") is L1L2
     assert penalties.check_penalty(GroupL2) is GroupL2
+    assert penalties.check_penalty("box") is Box
     with pytest.raises(ValueError, match=r"penalty must be one of the penalties "
-                                         r"\['group_l2', 'l1_l2'\]"):
+                                         r"\['box', 'group_l2', 'l1_l2'\]"):
         penalties.check_penalty("l0")
     with pytest.raises(ValueError,
-                       match=r"separable penalties \['l1_l2'\] .*, got 'group_l2'"):
+                       match=r"separable penalties \['box', 'l1_l2'\] .*, got 'group_l2'"):
         penalties.check_penalty("group_l2", separable=True)
 
 

@@ -4,13 +4,15 @@ The hypergradient comes from implicit differentiation of the inner solver,
 restricted to the support of the solution.
 """
 
-from hyperlasso.criteria import HeldOutLogistic, HeldOutMSE
+from hyperlasso.criteria import HeldOutLogistic, HeldOutMSE, HeldOutSmoothedHinge
 from hyperlasso.criteria.gaussian import HeldOutGaussianNLL
 from hyperlasso.estimators import (
     ElasticNetCV,
     GraphicalLassoCV,
     GroupLassoCV,
     LassoCV,
+    LinearSVCCV,
+    LinearSVRCV,
     MultiTaskLassoCV,
     SparseLogisticRegressionCV,
     WeightedGroupLassoCV,
@@ -33,6 +35,7 @@ from hyperlasso.inner.block_models import (
     WeightedMultiTaskLasso,
 )
 from hyperlasso.inner.convergence import inner_convergence_warning_class
+from hyperlasso.inner.dual import LinearSVM, LinearSVR
 from hyperlasso.inner.graphical import GraphicalLasso
 from hyperlasso.inner.models import (
     ElasticNet,
@@ -47,12 +50,13 @@ __version__ = "0.1.0"
 __all__ = [
     "ElasticNetCV", "LassoCV", "SparseLogisticRegressionCV", "WeightedLassoCV",
     "GraphicalLasso", "GraphicalLassoCV", "HeldOutGaussianNLL",
-    "AllZeroWarning", "ElasticNet", "HeldOutLogistic", "HeldOutMSE",
+    "AllZeroWarning", "ElasticNet", "HeldOutLogistic", "HeldOutMSE", "HeldOutSmoothedHinge",
     "HypergradientResult", "InnerConvergenceWarning", "InnerSolution", "Lasso",
     "SparseLogisticRegression", "WarmStart", "WeightedLasso", "alpha_max", "fit",
     "hypergradient", "BlockSolution", "GroupLasso", "MultiTaskElasticNet",
     "MultiTaskLasso", "WeightedGroupLasso", "WeightedMultiTaskLasso", "GroupLassoCV",
     "MultiTaskLassoCV", "WeightedGroupLassoCV", "WeightedMultiTaskLassoCV",
+    "LinearSVCCV", "LinearSVRCV", "LinearSVM", "LinearSVR",
 ]
 
 

@@ -79,8 +79,31 @@ def _positive(values, name: str) -> np.ndarray:
     return values
 
 
+#: Bounds of the SVM's and SVR's C relative to ``reference_C`` (1 / mean ||x_i||^2,
+#: where it starts): from nearly all samples at the margin's bound to nearly hard.
+C_BOUNDS = (1e-3, 1e4)
+#: Start and bounds of the SVR's epsilon relative to the standard deviation of y.
+EPSILON_START = 0.1
+EPSILON_BOUNDS = (1e-4, 1.0)
+
+
+def _dual_space(model, design: Design, y: np.ndarray) -> Space:
+    """C (and the SVR's epsilon) in log scale (``C_BOUNDS``, ``EPSILON_BOUNDS``)."""
+    ref = model.reference_C(design)
+    c = [np.log(ref), *np.log(np.array(C_BOUNDS) * ref)]
+    if model.layout != "svr":
+        return Space(np.array([c[0]]), np.array([c[1:]]), ())
+    scale = float(np.std(y))
+    if scale <= 0:
+        raise ValueError("y is constant on the training data: epsilon has no scale.")
+    e = [np.log(EPSILON_START * scale), *np.log(np.array(EPSILON_BOUNDS) * scale)]
+    return Space(np.array([c[0], e[0]]), np.array([c[1:], e[1:]]), (2,))
+
+
 def default_space(model, design: Design, y: np.ndarray) -> Space:
     """Start and bounds for ``model`` on ``(design, y)`` (see the module docstring)."""
+    if model.layout in ("svm", "svr"):
+        return _dual_space(model, design, y)
     amax = float(np.max(model.alpha_max(design, y)))
     if amax <= 0:
         raise ValueError("alpha_max is 0: y is constant (or X is zero) on the training "

@@ -1,9 +1,13 @@
 """Layer 3: what is minimized (held-out losses, K-fold CV, SURE) and its gradient."""
 
-from hyperlasso.criteria.heldout import HeldOutLogistic, HeldOutMSE
+from hyperlasso.criteria.heldout import (
+    HeldOutLogistic,
+    HeldOutMSE,
+    HeldOutSmoothedHinge,
+)
 from hyperlasso.criteria.objectives import Evaluation, Fold, FoldObjective
 from hyperlasso.criteria.splits import CRITERIA, make_objective
 from hyperlasso.criteria.sure import sure_objective
 
 __all__ = ["CRITERIA", "Evaluation", "Fold", "FoldObjective", "HeldOutLogistic",
-           "HeldOutMSE", "make_objective", "sure_objective"]
+           "HeldOutMSE", "HeldOutSmoothedHinge", "make_objective", "sure_objective"]

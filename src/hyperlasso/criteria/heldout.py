@@ -158,3 +158,21 @@ class HeldOutLogistic(HeldOutCriterion):
         loss = np.mean(np.logaddexp(0.0, -margin))
         # sigmoid(-margin) = exp(-logaddexp(0, margin)), stable for any sign
         return loss, -self.y_val * np.exp(-np.logaddexp(0.0, margin)) / n_val
+
+
+class HeldOutSmoothedHinge(HeldOutCriterion):
+    """Mean smoothed hinge loss on validation data, labels mapped to {-1, 1}.
+
+    With the margin m = y_i (x_i.w + b): 1/2 - m for m <= 0, (1 - m)^2 / 2 for
+    0 < m < 1, 0 for m >= 1 (the hinge with its kink rounded, as in sparse-ho),
+    differentiable everywhere, so that the hypergradient exists.
+    """
+
+    def _check_target(self, y_val):
+        return binary_labels(y_val, "y_val")
+
+    def _loss_and_derivative(self, z):
+        margin = self.y_val * z
+        loss = np.where(margin <= 0, 0.5 - margin, 0.5 * np.maximum(1.0 - margin, 0) ** 2)
+        slope = np.where(margin <= 0, -1.0, -np.maximum(1.0 - margin, 0.0))
+        return np.mean(loss), self.y_val * slope / z.shape[0]

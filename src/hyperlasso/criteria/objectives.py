@@ -165,10 +165,10 @@ def _fold_value(fold: Fold, model: Model, alpha, settings: Settings,
     """One fold's criterion and inner solution, without gradient (a task)."""
     fold = fold.materialized()
     alpha = model.check_alpha(alpha, fold.design.shape[1])
+    problem = model.problem(alpha, fold.design, fold.y)
     solution = model.solve(
-        model.problem(alpha, fold.design, fold.y), tol=settings.resolved().tol,
-        stop=settings.stop, max_iter=settings.max_iter,
+        problem, tol=settings.resolved().tol, stop=settings.stop,
+        max_iter=settings.max_iter,
         warm_start=None if warm is None else (warm.coef, warm.intercept),
     )
-    point = model.user_point(solution.coef, solution.intercept)
-    return fold.criterion.value(*point), solution
+    return fold.criterion.value(*model.criterion_point(problem, solution)), solution

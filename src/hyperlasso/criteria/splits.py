@@ -10,7 +10,7 @@ from sklearn.model_selection import check_cv
 
 from hyperlasso._validation import canonical_csc
 from hyperlasso.criteria._rows import split_rows
-from hyperlasso.criteria.heldout import HeldOutLogistic, HeldOutMSE
+from hyperlasso.criteria.heldout import HeldOutLogistic, HeldOutMSE, HeldOutSmoothedHinge
 from hyperlasso.criteria.objectives import Fold, FoldObjective
 from hyperlasso.criteria.sure import sure_objective
 from hyperlasso.hypergradients import Settings
@@ -66,6 +66,16 @@ def make_objective(criterion, model: Model, X, y: np.ndarray, settings: Settings
     return FoldObjective(model, folds, settings, n_jobs=n_jobs)
 
 
+#: The held-out loss of "cv" and "holdout", by the model's ``held_out`` name.
+HELD_OUT = {"mse": HeldOutMSE, "logistic": HeldOutLogistic,
+            "smoothed_hinge": HeldOutSmoothedHinge}
+
+
+def is_classifier(model) -> bool:
+    """Whether the model's target is a class (stratified folds, two classes each)."""
+    return HELD_OUT[model.held_out] is not HeldOutMSE
+
+
 def matrix_bytes(X) -> int:
     """Bytes of a dense array or of the arrays of a scipy.sparse compressed matrix."""
     if sp.issparse(X):
@@ -74,7 +84,7 @@ def matrix_bytes(X) -> int:
 
 
 def _splits(model: Model, X, y, cv) -> list:
-    classifier = model.datafit.classifier
+    classifier = is_classifier(model)
     n_samples = y.shape[0]
     if isinstance(cv, (int, np.integer)):
         if not 2 <= cv <= n_samples:
@@ -110,7 +120,7 @@ class RowFold:
     def materialized(self) -> Fold:
         """The fold with its training design and held-out criterion built."""
         X_train, X_test = take_rows(self.X, self.train, self.test)
-        loss = HeldOutLogistic if self.model.datafit.classifier else HeldOutMSE
+        loss = HELD_OUT[self.model.held_out]
         return Fold(_design(self.model, X_train), self.y[self.train],
                     loss(X_test, self.y[self.test], multi_output=self.model.multi_output))
 
@@ -125,7 +135,7 @@ def take_rows(X, first: np.ndarray, second: np.ndarray):
 def _row_fold(model: Model, X, y, train, test, k: int) -> RowFold:
     if len(train) == 0 or len(test) == 0:
         raise ValueError(f"fold {k} of cv has an empty training or validation part.")
-    if model.datafit.classifier and np.unique(y[train]).size < 2:
+    if is_classifier(model) and np.unique(y[train]).size < 2:
         raise ValueError(f"fold {k} of cv has a single class in its training part; "
                          "use fewer folds or stratified splits.")
     return RowFold(X, y, np.asarray(train), np.asarray(test), model)

@@ -9,7 +9,8 @@ from hyperlasso.estimators.multitask import (
     WeightedMultiTaskLassoCV,
 )
 from hyperlasso.estimators.regressors import ElasticNetCV, LassoCV, WeightedLassoCV
+from hyperlasso.estimators.svm import LinearSVCCV, LinearSVRCV
 
 __all__ = ["ElasticNetCV", "GraphicalLassoCV", "LassoCV", "SparseLogisticRegressionCV",
            "WeightedLassoCV", "GroupLassoCV", "MultiTaskLassoCV", "WeightedGroupLassoCV",
-           "WeightedMultiTaskLassoCV"]
+           "WeightedMultiTaskLassoCV", "LinearSVCCV", "LinearSVRCV"]

@@ -10,15 +10,22 @@ import numpy as np
 from hyperlasso._validation import check_matrix, check_vector
 from hyperlasso.hypergradients import iterative, methods, smooth
 from hyperlasso.hypergradients.block_api import block_context, run_block_method
+from hyperlasso.hypergradients.dual_api import dual_hypergradient, make_dual_model
 from hyperlasso.hypergradients.graphical import graphical_hypergradient
 from hyperlasso.hypergradients.linear import choose_linear_solver
-from hyperlasso.hypergradients.methods import Context, JacobianState
+from hyperlasso.hypergradients.methods import Context
+from hyperlasso.hypergradients.results import (
+    AllZeroWarning,
+    HypergradientResult,
+    WarmStart,
+)
 from hyperlasso.hypergradients.smooth import SMOOTH_MODELS, SmoothModel
 from hyperlasso.inner.block_models import (
     BLOCK_MODELS,
     make_block_model,
     names_block_model,
 )
+from hyperlasso.inner.dual import DUAL_MODELS
 from hyperlasso.inner.graphical import GraphicalLasso, empirical_covariance
 from hyperlasso.inner.models import Model, make_model
 from hyperlasso.inner.problem import Design
@@ -39,50 +46,6 @@ POLISH_TOL = 1e-8
 #: Default inner tolerance of the other methods, whose error is linear in the
 #: inner error: a relative gap of 1e-12 keeps the hypergradient error near 1e-6.
 PLAIN_TOL = 1e-12
-
-
-class AllZeroWarning(UserWarning):
-    """alpha is at or above alpha_max: the solution is all zero, the gradient zero."""
-
-
-@dataclass(frozen=True)
-class WarmStart:
-    """What one outer step hands to the next: the inner solution and the Jacobian."""
-
-    coef: np.ndarray
-    intercept: float
-    jacobian: JacobianState | None = None
-
-
-@dataclass(frozen=True)
-class HypergradientResult:
-    """Value and gradient of the criterion at alpha.
-
-    Attributes
-    ----------
-    value : float
-        The criterion at the inner solution.
-    gradient : float or ndarray
-        dC/dalpha, same shape as alpha (not log alpha).
-    solution : InnerSolution
-        The inner solution the gradient was computed at.
-    method : str
-        The method that ran ("polish" when "auto" was asked).
-    linear_solver : str or None
-        The linear solver used by implicit methods.
-    note : str
-        What the method decided on the way (e.g. a polish step rejected).
-    warm_start : WarmStart
-        Pass it back as ``warm_start=`` at the next alpha.
-    """
-
-    value: float
-    gradient: float | np.ndarray
-    solution: InnerSolution
-    method: str
-    linear_solver: str | None
-    note: str
-    warm_start: WarmStart
 
 
 def hypergradient(
@@ -178,7 +141,7 @@ def model_kind(model) -> str:
     (a name, or an instance's ``kind`` attribute)."""
     if isinstance(model, str):
         for kind, names in (("graphical", GRAPHICAL_NAMES), ("smooth", SMOOTH_MODELS),
-                            ("block", BLOCK_MODELS)):
+                            ("block", BLOCK_MODELS), ("dual", DUAL_MODELS)):
             if model in names:
                 return kind
         return "separable"  # make_model names the known models if it is not one
@@ -191,6 +154,9 @@ def _sparse(model, criterion, alpha, X, y, settings, warm_start, given):
     if names_block_model(model):
         model = make_block_model(model)
         y = model.check_target(y, X.shape[0])
+    elif model_kind(model) == "dual":
+        model = make_dual_model(model)
+        y = check_vector(model.check_target(y), X.shape[0], "y")
     else:
         model = make_model(model)
         y = check_vector(model.check_target(y), X.shape[0], "y")
@@ -270,6 +236,12 @@ def hypergradient_on(
         return _result(ctx, run_block_method(ctx, settings.method), settings.method,
                        warn_all_zero)
     methods.check_needs(model, settings.method, METHODS[settings.method])
+    if model.kind == "dual":
+        if given is not None:
+            raise ValueError("coef= is not available for the SVM and SVR, whose "
+                             "methods run on the dual variables.")
+        return dual_hypergradient(model, criterion, alpha, (design, y), settings,
+                                  warm_start, METHODS)
     alpha = model.check_alpha(alpha, design.shape[1])
     start = None if warm_start is None else (warm_start.coef, warm_start.intercept)
     ctx = Context(model, model.problem(alpha, design, y), alpha, criterion, settings.tol,

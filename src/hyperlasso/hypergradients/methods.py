@@ -249,9 +249,11 @@ def _polish_rejection(problem, system, coef, intercept, opt) -> str:
         return "non-finite Newton step"
     if np.any(np.sign(coef[system.support]) != system.signs):
         return "a sign changed"
+    if not np.array_equal(problem.penalty.generalized_support(coef), system.support):
+        return "a coordinate left the generalized support"
     off = np.ones(problem.n_features, dtype=bool)
     off[system.support] = False
-    if np.any(opt.violations[off] > POLISH_SLACK * problem.lam[off]):
+    if np.any(opt.violations[off] > POLISH_SLACK * problem.violation_scale()[off]):
         return "off-support optimality violated"
     return ""
 

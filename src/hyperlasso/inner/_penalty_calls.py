@@ -58,33 +58,31 @@ def support_derivatives(penalty_, w_, j_):  # pragma: no cover - numba overload 
 @overload(prox, jit_options={"cache": True})
 def _prox(penalty_, u_, step_, j_):
     impl = _implementation(penalty_, "coordinate_prox")
-    return lambda penalty_, u_, step_, j_: impl(u_, step_, penalty_.lam[j_],
-                                                penalty_.l2)
+    return lambda penalty_, u_, step_, j_: impl(u_, step_, penalty_, j_)
 
 
 @overload(distance, jit_options={"cache": True})
 def _distance(penalty_, w_, g_, j_):
     impl = _implementation(penalty_, "coordinate_distance")
-    return lambda penalty_, w_, g_, j_: impl(w_, g_, penalty_.lam[j_], penalty_.l2)
+    return lambda penalty_, w_, g_, j_: impl(w_, g_, penalty_, j_)
 
 
 @overload(coordinate_value, jit_options={"cache": True})
 def _coordinate_value(penalty_, w_, j_):
     impl = _implementation(penalty_, "coordinate_value_of")
-    return lambda penalty_, w_, j_: impl(w_, penalty_.lam[j_], penalty_.l2)
+    return lambda penalty_, w_, j_: impl(w_, penalty_, j_)
 
 
 @overload(prox_derivatives, jit_options={"cache": True})
 def _prox_derivatives(penalty_, new_, step_, j_):
     impl = _implementation(penalty_, "coordinate_prox_derivatives")
-    return lambda penalty_, new_, step_, j_: impl(new_, step_, penalty_.lam[j_],
-                                                  penalty_.l2)
+    return lambda penalty_, new_, step_, j_: impl(new_, step_, penalty_, j_)
 
 
 @overload(support_derivatives, jit_options={"cache": True})
 def _support_derivatives(penalty_, w_, j_):
     impl = _implementation(penalty_, "coordinate_support_derivatives")
-    return lambda penalty_, w_, j_: impl(w_, penalty_.lam[j_], penalty_.l2)
+    return lambda penalty_, w_, j_: impl(w_, penalty_, j_)
 
 
 def unit_kind(penalty) -> str:

@@ -42,6 +42,7 @@ class BlockModel:
     name = "block"
     layout = "scalar"  # see models.Model.layout
     datafit = Quadratic
+    held_out = "mse"
     #: Whether the target is one vector (group Lasso) rather than a matrix Y.
     single_task = False
 
@@ -85,6 +86,10 @@ class BlockModel:
     def _resolve(self, groups) -> Groups:
         """Groups, or the model's groups for ``groups`` features (an int)."""
         return groups if isinstance(groups, Groups) else self.groups_for(int(groups))
+
+    def criterion_point(self, problem, solution) -> tuple:
+        """(coef, intercept) of ``solution`` of ``problem`` as criteria take them."""
+        return self.user_point(solution.coef, solution.intercept)
 
     def user_point(self, coef: np.ndarray, intercept: np.ndarray):
         """(coef, intercept) as criteria take them: 1-D for a single-task model."""

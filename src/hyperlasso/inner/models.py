@@ -54,6 +54,11 @@ class Model:
     #: (``hyperlasso.hyperparameters``) follows it.
     layout = "scalar"
 
+    @property
+    def held_out(self) -> str:
+        """The held-out loss of criterion "cv" and "holdout" (``criteria.splits``)."""
+        return "logistic" if self.datafit.classifier else "mse"
+
     def check_alpha(self, alpha, n_features: int) -> np.ndarray:
         """Validate alpha; return it as a float64 array of the model's shape."""
         raise NotImplementedError
@@ -97,6 +102,10 @@ class Model:
     def user_point(self, coef: np.ndarray, intercept: float):
         """(coef, intercept) as criteria take them (as solved, for these models)."""
         return coef, intercept
+
+    def criterion_point(self, problem, solution) -> tuple:
+        """(coef, intercept) of ``solution`` of ``problem`` as criteria take them."""
+        return self.user_point(solution.coef, solution.intercept)
 
     def solve(self, problem: InnerProblem, **options):
         """Solve the model's problem (options of :func:`hyperlasso.inner.solver.solve`)."""

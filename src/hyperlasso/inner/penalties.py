@@ -34,6 +34,7 @@ import numpy as np
 from numba import njit
 
 from hyperlasso.inner._tasks import entry, n_tasks
+from hyperlasso.inner.box import Box
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -47,15 +48,16 @@ def soft_threshold(u, t):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _l1l2_prox(u, step, lam_j, l2):
+def _l1l2_prox(u, step, penalty, j):
     """Prox of step * (lam_j |.| + l2/2 (.)^2) at u: soft-thresholding, shrinkage."""
-    return soft_threshold(u, step * lam_j) / (1.0 + step * l2)
+    return soft_threshold(u, step * penalty.lam[j]) / (1.0 + step * penalty.l2)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _l1l2_distance(w_j, g_j, lam_j, l2):
+def _l1l2_distance(w_j, g_j, penalty, j):
     """Distance of -g_j to the subdifferential of the penalty at w_j."""
-    g = g_j + l2 * w_j
+    lam_j = penalty.lam[j]
+    g = g_j + penalty.l2 * w_j
     if w_j > 0:
         return abs(g + lam_j)
     if w_j < 0:
@@ -64,25 +66,25 @@ def _l1l2_distance(w_j, g_j, lam_j, l2):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _l1l2_value(w_j, lam_j, l2):
-    return lam_j * abs(w_j) + 0.5 * l2 * w_j * w_j
+def _l1l2_value(w_j, penalty, j):
+    return penalty.lam[j] * abs(w_j) + 0.5 * penalty.l2 * w_j * w_j
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _l1l2_prox_derivatives(new, step, lam_j, l2):
+def _l1l2_prox_derivatives(new, step, penalty, j):
     """Derivatives of new = prox(u) in u, lam_j and l2, given new (0 where new = 0)."""
     if new == 0.0:
         return 0.0, 0.0, 0.0
-    factor = 1.0 / (1.0 + step * l2)
+    factor = 1.0 / (1.0 + step * penalty.l2)
     sign = 1.0 if new > 0 else -1.0
     return factor, -factor * step * sign, -factor * step * new
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _l1l2_support_derivatives(w_j, lam_j, l2):
+def _l1l2_support_derivatives(w_j, penalty, j):
     """On the support, the penalty's gradient lam_j sign(w_j) + l2 w_j has
     curvature l2 in w_j and derivatives sign(w_j) in lam_j and w_j in l2."""
-    return l2, (1.0 if w_j > 0 else -1.0), w_j
+    return penalty.l2, (1.0 if w_j > 0 else -1.0), w_j
 
 
 def _dual_terms(lam: np.ndarray, l2: float, dual_norms: np.ndarray):
@@ -300,7 +302,7 @@ class GroupL2(NamedTuple):
 
 
 #: The registered penalties, by name.
-PENALTIES = {cls.name: cls for cls in (L1L2, GroupL2)}
+PENALTIES = {cls.name: cls for cls in (L1L2, GroupL2, Box)}
 
 
 def check_penalty(penalty, separable: bool | None = None) -> type:

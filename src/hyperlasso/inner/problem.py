@@ -269,6 +269,11 @@ class InnerProblem:
         state = self.datafit_state(w, b_internal) if state is None else state
         return self.optimality(w, b_internal, state)
 
+    def violation_scale(self) -> np.ndarray:
+        """The size of the penalty's weights per feature (lam), against which a
+        Newton step's off-support violations are judged."""
+        return self.lam
+
     @staticmethod
     def active_units(w: np.ndarray) -> np.ndarray:
         """The non-zero features."""
