@@ -221,3 +221,14 @@ def test_smoothed_hinge_gradient_matches_finite_differences():
     assert grad[3] == pytest.approx(numeric, rel=1e-6)
     numeric_b = (criterion.value(w, 0.1 + 1e-6) - criterion.value(w, 0.1 - 1e-6)) / 2e-6
     assert grad_b == pytest.approx(numeric_b, rel=1e-6)
+
+
+def test_svm_dual_with_many_samples_converges_as_its_working_set_grows():
+    """From zero the dual's largest violations sit on samples the working set has
+    not reached: its size doubles for several iterations while the largest
+    violation stays put, which is progress, not a stall."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4000, 30))
+    y = np.sign(X[:, 0] + 0.5 * rng.standard_normal(4000))
+    solution = hl.fit("svm", 0.001, X, y, tol=1e-8)
+    assert solution.converged and solution.gap <= 1e-8

@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import ShuffleSplit
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from hyperlasso.criteria import CRITERIA, make_objective
@@ -255,6 +256,22 @@ def validate_X(estimator, X, reset: bool):
     """scikit-learn validation for X: float64, CSR/CSC accepted, finite."""
     return validate_data(estimator, X, accept_sparse=("csr", "csc"),
                          dtype=[np.float64, np.float32], reset=reset)
+
+
+def binary_target(estimator, y) -> tuple[np.ndarray, np.ndarray]:
+    """``classes_`` and y mapped to {-1, 1} (the second class to 1) for a two-class
+    estimator, with the errors scikit-learn's checks expect."""
+    check_classification_targets(y)
+    classes = np.unique(y)
+    name = type(estimator).__name__
+    if classes.size < 2:
+        raise ValueError(f"y has 1 class ({classes[0]!r}): {name} needs two.")
+    target_type = type_of_target(y)
+    if target_type != "binary":
+        raise ValueError(f"Only binary classification is supported: {name} needs "
+                         f"exactly two classes; the type of the target is {target_type} "
+                         f"({classes.size} classes).")
+    return classes, np.where(y == classes[1], 1.0, -1.0)
 
 
 def linear_prediction(estimator, X) -> np.ndarray:

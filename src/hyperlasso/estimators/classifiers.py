@@ -6,10 +6,9 @@ import numpy as np
 from scipy.special import expit
 from sklearn.base import ClassifierMixin
 from sklearn.linear_model._base import LinearClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import validate_data
 
-from hyperlasso.estimators.base import HyperCVMixin, history_dict
+from hyperlasso.estimators.base import HyperCVMixin, binary_target, history_dict
 from hyperlasso.estimators.regressors import _PARAMETERS_DOC
 from hyperlasso.inner.models import SparseLogisticRegression
 
@@ -47,16 +46,7 @@ class SparseLogisticRegressionCV(LinearClassifierMixin, ClassifierMixin, HyperCV
         X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"),
                              dtype=[np.float64, np.float32])
         X = X.astype(np.float64, copy=False)
-        check_classification_targets(y)
-        target_type = type_of_target(y)
-        if target_type != "binary":
-            raise ValueError("Only binary classification is supported. The type of the "
-                             f"target is {target_type}.")
-        self.classes_ = np.unique(y)
-        if self.classes_.size < 2:
-            raise ValueError(f"y has 1 class ({self.classes_[0]!r}): "
-                             "SparseLogisticRegressionCV needs two.")
-        y_model = np.where(y == self.classes_[1], 1.0, -1.0)
+        self.classes_, y_model = binary_target(self, y)
         model, space, result = self._tune(X, y_model)
         solution = self._refit(model, X, y_model, space.alpha(result.theta))
         self._set_fitted(space, result, solution, history_dict(space, result))

@@ -9,18 +9,17 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import validate_data
 
 from hyperlasso.estimators.base import (
     REFIT_TOL,
     HyperCVMixin,
+    binary_target,
     history_dict,
     linear_prediction,
 )
-from hyperlasso.hypergradients.dual_api import primal_solution
 from hyperlasso.hypergradients.methods import polished
-from hyperlasso.inner.dual import LinearSVM, LinearSVR
+from hyperlasso.inner.dual import LinearSVM, LinearSVR, primal_solution
 from hyperlasso.inner.problem import Design
 
 _SVM_PARAMETERS = """
@@ -134,16 +133,7 @@ class LinearSVCCV(LinearClassifierMixin, ClassifierMixin, _DualCVMixin):
         self
         """
         X, y = self._validated(X, y)
-        check_classification_targets(y)
-        self.classes_ = np.unique(y)
-        if self.classes_.size < 2:
-            raise ValueError(f"y has 1 class ({self.classes_[0]!r}): LinearSVCCV "
-                             "needs two.")
-        if self.classes_.size != 2 or type_of_target(y) != "binary":
-            raise ValueError(f"Only binary classification is supported: y must hold "
-                             f"exactly two classes for LinearSVCCV, got "
-                             f"{self.classes_.size}: {self.classes_[:5]!r}.")
-        y_model = np.where(y == self.classes_[1], 1.0, -1.0)
+        self.classes_, y_model = binary_target(self, y)
         model, space, result = self._tune(X, y_model)
         solution = self._refit(model, X, y_model, space.alpha(result.theta))
         self._set_fitted(space, result, solution, history_dict(space, result))

@@ -81,7 +81,10 @@ def hypergradient(
         ``"multitask_elastic_net"`` (Y of shape (n_samples, n_tasks)) or a
         :class:`hyperlasso.GroupLasso` / :class:`hyperlasso.WeightedGroupLasso`
         instance (its ``groups``): the criterion then takes coef of shape
-        (n_features, n_tasks) and intercept (n_tasks,) (1-D for the group Lasso).
+        (n_features, n_tasks) and intercept (n_tasks,) (1-D for the group Lasso);
+        ``"svm"``, ``"svr"`` or a :class:`hyperlasso.LinearSVM` /
+        :class:`hyperlasso.LinearSVR` (alpha is C, or (C, epsilon) for
+        ``LinearSVR(epsilon=None)``; solved in the dual, ``coef=`` unavailable).
     criterion : object
         Has ``value_and_grad(coef, intercept) -> (value, grad_coef, grad_intercept)``,
         e.g. :class:`hyperlasso.HeldOutMSE`.

@@ -15,8 +15,7 @@ import numpy as np
 
 from hyperlasso.hypergradients.methods import Context
 from hyperlasso.hypergradients.results import HypergradientResult, WarmStart
-from hyperlasso.inner.dual import DUAL_MODELS, DualProblem
-from hyperlasso.inner.solver import InnerSolution
+from hyperlasso.inner.dual import DUAL_MODELS, DualProblem, primal_solution
 from hyperlasso.inner.threads import single_threaded_blas
 
 
@@ -29,22 +28,24 @@ class PrimalCriterion:
     problem: DualProblem
 
     def _primal_gradient(self, u: np.ndarray):
-        coef, intercept = self.model.primal_point(self.problem, u)
-        value, grad_coef, grad_intercept = self.criterion.value_and_grad(coef, intercept)
+        """(value, dC/dw~, w~) at the dual point u."""
+        w = self.problem.primal_coef(u)
+        value, grad_coef, grad_intercept = self.criterion.value_and_grad(
+            *self.model.split(w))
         grad = np.asarray(grad_coef, dtype=np.float64).ravel()
         if self.model.fit_intercept:  # b = s w~_last
             grad = np.append(grad, self.model.intercept_scaling * float(grad_intercept))
-        return float(value), grad
+        return float(value), grad, w
 
     def value_and_grad(self, u: np.ndarray, intercept: float = 0.0):
         """(value, dC/du of shape (n_samples,), 0.0): the dual has no intercept."""
-        value, grad = self._primal_gradient(u)
+        value, grad, _ = self._primal_gradient(u)
         return value, self.problem.C * np.asarray(self.problem.primal @ grad).ravel(), 0.0
 
-    def explicit_derivative(self, u: np.ndarray) -> float:
-        """dC/dC at fixed u: dC/dw~ . X~^T u."""
-        _, grad = self._primal_gradient(u)
-        return float(grad @ np.asarray(self.problem.primal.T @ u).ravel())
+    def explicit_derivative(self, u: np.ndarray) -> tuple[float, np.ndarray]:
+        """(dC/dC at fixed u, w~): dC/dw~ . X~^T u = dC/dw~ . w~ / C."""
+        _, grad, w = self._primal_gradient(u)
+        return float(grad @ w) / self.problem.C, w
 
 
 def make_dual_model(model):
@@ -70,18 +71,10 @@ def dual_hypergradient(model, criterion, alpha, data, settings, warm_start, meth
         out = methods[settings.method](ctx)
     u = out.solution.coef
     gradient = np.array(out.gradient, dtype=np.float64).ravel()
-    gradient[0] += view.explicit_derivative(u)
-    coef, intercept = model.primal_point(problem, u)
-    solution = primal_solution(out.solution, coef, intercept)
+    explicit, w = view.explicit_derivative(u)
+    gradient[0] += explicit
+    solution = primal_solution(out.solution, *model.split(w))
     gradient = float(gradient[0]) if np.ndim(alpha) == 0 else gradient
     return HypergradientResult(float(out.value), gradient, solution, settings.method,
                                out.linear_solver, out.note,
                                WarmStart(u, 0.0, out.jacobian))
-
-
-def primal_solution(dual: InnerSolution, coef: np.ndarray, intercept: float):
-    """The ``InnerSolution`` with the primal (coef, intercept) of a dual one; its
-    support stays the dual's: the free support vectors (0 < |u_i| < 1), as in
-    the searches' ``support_size``."""
-    return InnerSolution(coef, float(intercept), dual.support, dual.gap, dual.kkt,
-                         dual.n_iter, dual.n_epochs, dual.converged)

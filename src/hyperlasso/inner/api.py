@@ -6,6 +6,7 @@ import numpy as np
 
 from hyperlasso._validation import check_matrix, check_vector
 from hyperlasso.inner.block_models import make_block_model, names_block_model
+from hyperlasso.inner.dual import DUAL_MODELS, primal_solution
 from hyperlasso.inner.models import Model, make_model
 from hyperlasso.inner.problem import Design
 from hyperlasso.inner.solver import InnerSolution
@@ -16,7 +17,8 @@ def _validated(model, X, y):
     if names_block_model(model):
         model = make_block_model(model)
         return model, Design.of(X, model.fit_intercept), model.check_target(y, X.shape[0])
-    model = make_model(model)
+    model = DUAL_MODELS[model]() if isinstance(model, str) and model in DUAL_MODELS \
+        else make_model(model)
     return (model, Design.of(X, model.fit_intercept),
             check_vector(model.check_target(y), X.shape[0], "y"))
 
@@ -55,12 +57,18 @@ def fit(
     InnerSolution or BlockSolution
         coef (n_features,), intercept, support, achieved gap and violation; for
         block models (multi-task, group) coef (n_features, n_tasks), intercept
-        (n_tasks,) and the active groups.
+        (n_tasks,) and the active groups. The SVM and SVR are solved in the dual:
+        coef and intercept are the primal ones, support the free support vectors
+        (and ``warm_start`` a dual point, shape (n_samples,)).
     """
     model, design, y = _validated(model, X, y)
     alpha = model.check_alpha(alpha, design.shape[1])
-    return model.solve(model.problem(alpha, design, y), tol=tol, stop=stop,
-                       max_iter=max_iter, warm_start=warm_start)
+    problem = model.problem(alpha, design, y)
+    solution = model.solve(problem, tol=tol, stop=stop, max_iter=max_iter,
+                           warm_start=warm_start)
+    if model.kind == "dual":  # its warm start and solve are in the dual variables
+        return primal_solution(solution, *model.criterion_point(problem, solution))
+    return solution
 
 
 def alpha_max(model: str | Model, X, y):

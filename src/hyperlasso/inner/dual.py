@@ -39,8 +39,7 @@ def augmented(X, fit_intercept: bool, scaling: float):
         X = sp.csr_matrix(X, dtype=np.float64)
         if fit_intercept:
             X = sp.hstack([X, np.full((X.shape[0], 1), scaling)], format="csr")
-        X.sort_indices()
-        return X
+        return X if X.has_sorted_indices else X.sorted_indices()  # the user's stays
     X = np.asarray(X, dtype=np.float64)
     if fit_intercept:
         X = np.hstack([X, np.full((X.shape[0], 1), scaling)])
@@ -125,14 +124,25 @@ class _DualModel(Model):
     def _epsilon(self, alpha) -> float:
         return 0.0
 
+    def _dual_designs(self, design: Design):
+        """(X~, the Design of sqrt(m) X~^T) of the primal ``design``, built once per
+        design and kept on it (``Design.derived``): alpha does not change them, and
+        rebuilding them took 0.22 s per evaluation and fold on 5000 x 1000 dense X
+        against 0.46 s for the solve."""
+        def build(design):
+            X = design.matrix if design.offset is None else design.matrix + design.offset
+            X_aug = augmented(X, self.fit_intercept, self.intercept_scaling)
+            return X_aug, transposed_design(X_aug)
+        return design.derived(("svm dual", self.fit_intercept, self.intercept_scaling),
+                              build)
+
     def problem(self, alpha, design: Design, y: np.ndarray) -> DualProblem:
         """The dual on ``design`` (the primal X, as the estimators build it)."""
-        X = design.matrix if design.offset is None else design.matrix + design.offset
-        X_aug = augmented(X, self.fit_intercept, self.intercept_scaling)
+        X_aug, transposed = self._dual_designs(design)
         C, epsilon = float(np.ravel(alpha)[0]), self._epsilon(alpha)
         lower, upper = self.box(y)
         return DualProblem(
-            transposed_design(X_aug), np.zeros(X_aug.shape[1]), datafits.Quadratic,
+            transposed, np.zeros(X_aug.shape[1]), datafits.Quadratic,
             np.full(y.shape[0], epsilon / C), 1.0 / C, False, Box, X_aug, C, epsilon,
             self.loss, lower, upper, np.ascontiguousarray(y, dtype=np.float64))
 
@@ -156,7 +166,10 @@ class _DualModel(Model):
 
     def primal_point(self, problem: DualProblem, u: np.ndarray):
         """(coef (p,), intercept) of the primal at the dual point u."""
-        w = problem.primal_coef(u)
+        return self.split(problem.primal_coef(u))
+
+    def split(self, w: np.ndarray):
+        """(coef (p,), intercept) of w~ = (w, b / s)."""
         if self.fit_intercept:
             return w[:-1], float(w[-1] * self.intercept_scaling)
         return w, 0.0
@@ -230,9 +243,6 @@ class LinearSVR(_DualModel):
     def _epsilon(self, alpha) -> float:
         return float(np.ravel(alpha)[1]) if self.epsilon is None else float(self.epsilon)
 
-    def check_target(self, y):
-        return np.asarray(y, dtype=np.float64)
-
     def box(self, y):
         return -np.ones(y.shape[0]), np.ones(y.shape[0])
 
@@ -256,6 +266,14 @@ class LinearSVR(_DualModel):
         if np.size(alpha) == 2:
             return np.array([d_C, total / C])
         return np.asarray(d_C).reshape(np.shape(alpha))
+
+
+def primal_solution(dual: InnerSolution, coef: np.ndarray, intercept: float):
+    """The ``InnerSolution`` with the primal (coef, intercept) of a dual one; its
+    support stays the dual's: the free support vectors (0 < |u_i| < 1), as in
+    the searches' ``support_size``."""
+    return InnerSolution(coef, float(intercept), dual.support, dual.gap, dual.kkt,
+                         dual.n_iter, dual.n_epochs, dual.converged)
 
 
 DUAL_MODELS = {"svm": LinearSVM, "svc": LinearSVM, "svr": LinearSVR}

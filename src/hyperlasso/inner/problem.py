@@ -117,6 +117,14 @@ class Design:
         """Return X^T @ V, shape (n_features, T)."""
         return np.asarray(self.matrix.T @ V)
 
+    def derived(self, key, build):
+        """``build(self)``, computed once per design and ``key`` and kept on it: what
+        a model derives from the design alone (the SVM's transposed design)."""
+        cache = self.__dict__.setdefault("_derived", {})
+        if key not in cache:
+            cache[key] = build(self)
+        return cache[key]
+
     def columns(self, support: np.ndarray):
         """Return X[:, support] (dense or CSC), shape (n_samples, len(support))."""
         return self.matrix[:, support]
