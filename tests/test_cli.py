@@ -123,9 +123,9 @@ def test_console_script_help_and_bad_option():
     help_text = subprocess.run([sys.executable, "-m", "hyperlasso.cli", "tune", "--help"],
                                capture_output=True, text=True, check=True).stdout
     for option in ("--model", "--criterion", "--target", "--force", "--optimizer",
-                   "--sigma", "--json", "--png"):
+                   "--sigma", "--epsilon", "--json", "--png"):
         assert option in help_text
-    bad = subprocess.run([sys.executable, "-m", "hyperlasso.cli", "tune", "--model", "svm"],
+    bad = subprocess.run([sys.executable, "-m", "hyperlasso.cli", "tune", "--model", "svc"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
 
@@ -180,3 +180,59 @@ def test_without_matplotlib_the_results_are_written_and_the_plot_skipped(
     assert _run(tmp_path, tmp_path / "d.csv") == 2
     assert "the plot needs matplotlib" in capsys.readouterr().err
     assert not (tmp_path / "out.json").exists()
+
+
+def test_svm_on_string_labels_from_a_csv(tmp_path, data):
+    """The SVM tunes C on a CSV whose target holds class names; the report gives C,
+    the test accuracy and the hinge loss, and the plot's path runs over C."""
+    X, y = data
+    lines = [",".join([*(f"f{j}" for j in range(X.shape[1])), "kind"])]
+    lines += [",".join([*(f"{v:.10g}" for v in row), "high" if t > np.median(y) else
+                        "low"]) for row, t in zip(X, y)]
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    assert _run(tmp_path, tmp_path / "d.csv", "--model", "svm") == 0
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["model"] == "LinearSVCCV" and report["C"] == report["alpha"] > 0
+    assert 0.5 < report["test_accuracy"] <= 1.0 and report["test_hinge_loss"] >= 0
+    assert (tmp_path / "out.png").stat().st_size > 10_000
+
+
+def test_svr_with_epsilon_tuned(tmp_path, data):
+    X, y = data
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    assert _run(tmp_path, tmp_path / "d.npz", "--model", "svr", "--epsilon", "tune",
+                "--criterion", "holdout") == 0
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["model"] == "LinearSVRCV" and report["alpha"] == [report["C"],
+                                                                   report["epsilon"]]
+    assert report["epsilon"] > 0 and report["test_mse"] > 0
+
+
+def test_svr_with_a_fixed_epsilon(tmp_path, data):
+    X, y = data
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    assert _run(tmp_path, tmp_path / "d.npz", "--model", "svr", "--epsilon", "0.5",
+                "--no-plot") == 0
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["epsilon"] == 0.5 and report["C"] == report["alpha"]
+
+
+@pytest.mark.parametrize("options,message", [
+    (["--model", "svm", "--criterion", "sure"], "--criterion sure does not apply to svm"),
+    (["--model", "lasso", "--epsilon", "0.1"], "--epsilon applies to svr only"),
+    (["--model", "lasso"], "lasso needs a numeric target"),
+])
+def test_svm_options_that_do_not_apply_are_refused(tmp_path, data, capsys, options,
+                                                   message):
+    X, y = data
+    np.savez(tmp_path / "d.npz", X=X, y=np.where(y > 0, "up", "down"))
+    assert _run(tmp_path, tmp_path / "d.npz", *options) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_negative_epsilon_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["tune", "--model", "svr", "--epsilon", "-1"])
+    assert stop.value.code == 2
+    assert "expected a number >= 0 or 'tune', got '-1'" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """The ``hyperlasso`` command: tune a sparse model on a data file or a bundled set.
 
-    hyperlasso tune [DATA] --model lasso|enet|wlasso|logreg --criterion cv|holdout|sure
+    hyperlasso tune [DATA] --model lasso|enet|wlasso|logreg|svm|svr|glasso
+                    --criterion cv|holdout|sure
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ import time
 import numpy as np
 
 from hyperlasso import __version__
-from hyperlasso.data_io import DataError, Dataset, load_data
+from hyperlasso.data_io import DataError, Dataset, is_numeric, load_data
 
 MODELS = {"lasso": "LassoCV", "enet": "ElasticNetCV", "wlasso": "WeightedLassoCV",
-          "logreg": "SparseLogisticRegressionCV", "glasso": "GraphicalLassoCV"}
+          "logreg": "SparseLogisticRegressionCV", "glasso": "GraphicalLassoCV",
+          "svm": "LinearSVCCV", "svr": "LinearSVRCV"}
+#: Models whose target is a class label, and those tuned on C (their dual).
+CLASSIFIERS = ("logreg", "svm")
+DUAL_MODELS = ("svm", "svr")
 DEFAULT_SHAPE = (500, 5000)
 
 
@@ -39,14 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--target", help="CSV: name of the target column (default: last)")
     tune.add_argument("--model", choices=sorted(MODELS), default="lasso",
                       help="lasso, enet (ElasticNet), wlasso (one penalty per feature), "
-                           "logreg (sparse logistic regression) or glasso (graphical "
-                           "lasso: DATA holds samples in rows, every column a "
-                           "variable); default lasso")
+                           "logreg (sparse logistic regression), svm (linear SVM, "
+                           "hinge loss, tuning C), svr (linear SVR, tuning C; see "
+                           "--epsilon) or glasso (graphical lasso: DATA holds samples "
+                           "in rows, every column a variable); default lasso")
     tune.add_argument("--criterion", choices=["cv", "holdout", "sure"], default="cv",
                       help="K-fold cross-validation (default), one hold-out split, or SURE")
     tune.add_argument("--cv", type=int, default=5, help="number of folds (default 5)")
     tune.add_argument("--sigma", type=float, help="noise level for SURE (estimated from "
                       "a cross-validated Lasso when omitted)")
+    tune.add_argument("--epsilon", type=_epsilon, default=0.0,
+                      help="svr: width of the insensitive tube, a number >= 0 in the "
+                           "units of y, or 'tune' to tune it with C (default 0)")
     tune.add_argument("--optimizer", default="lbfgs",
                       choices=["lbfgs", "gd", "adam", "grid", "random", "tpe"],
                       help="outer optimizer (default lbfgs)")
@@ -65,6 +74,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _epsilon(text: str):
+    """--epsilon: 'tune' or a finite number >= 0."""
+    if text == "tune":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number >= 0 or 'tune', got {text!r}") from None
+    if not np.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0 or 'tune', got {text!r}")
+    return value
+
+
 def main(argv=None) -> int:
     """Entry point; returns the exit status (2 on a usage or data error)."""
     args = build_parser().parse_args(argv)
@@ -77,6 +100,7 @@ def main(argv=None) -> int:
 
 def tune(args) -> int:
     """Run ``hyperlasso tune``."""
+    _check_options(args)
     json_path, png_path = _output_paths(args)
     if args.model == "glasso":
         from hyperlasso.cli_graphical import tune_graphical
@@ -97,6 +121,15 @@ def tune(args) -> int:
         _plot(args, estimator, X_train, y_train, report, png_path)
         print(f"wrote {png_path}")
     return 0
+
+
+def _check_options(args) -> None:
+    """Refuse options that do not apply to the model, before any work."""
+    if args.model in DUAL_MODELS and args.criterion == "sure":
+        raise DataError(f"--criterion sure does not apply to {args.model}: use cv or "
+                        "holdout.")
+    if args.model != "svr" and args.epsilon != 0.0:
+        raise DataError(f"--epsilon applies to svr only, not to {args.model}.")
 
 
 def _output_paths(args):
@@ -128,9 +161,15 @@ def _has_matplotlib() -> bool:
 
 def _dataset(args) -> Dataset:
     if args.data:
-        return load_data(args.data, args.target)
-    if args.model == "logreg":
-        raise DataError("the bundled default is a regression set; give DATA for logreg.")
+        dataset = load_data(args.data, args.target)
+        if args.model not in CLASSIFIERS and not is_numeric(dataset.y):
+            labels = ", ".join(repr(str(v)) for v in np.unique(dataset.y)[:3])
+            raise DataError(f"{args.model} needs a numeric target; {args.data} holds "
+                            f"class labels ({labels}, ...): use --model logreg or svm.")
+        return dataset
+    if args.model in CLASSIFIERS:
+        raise DataError("the bundled default is a regression set; give DATA for "
+                        f"{args.model}.")
     from hyperlasso.datasets import make_correlated_regression
 
     n, p = DEFAULT_SHAPE
@@ -145,7 +184,7 @@ def _split(dataset: Dataset, args):
 
     if not 0 < args.test_size < 1:
         raise DataError(f"--test-size must be in (0, 1), got {args.test_size}.")
-    stratify = dataset.y if args.model == "logreg" else None
+    stratify = dataset.y if args.model in CLASSIFIERS else None
     return train_test_split(dataset.X, dataset.y, test_size=args.test_size,
                             random_state=0, stratify=stratify)
 
@@ -155,7 +194,9 @@ def _estimator(args, X_train, y_train):
 
     options = dict(criterion=args.criterion, cv=args.cv, optimizer=args.optimizer,
                    max_iter=args.max_iter, n_jobs=args.n_jobs, verbose=int(not args.quiet))
-    if args.model != "logreg":
+    if args.model == "svr":
+        options["epsilon"] = args.epsilon
+    if args.model not in (*CLASSIFIERS, *DUAL_MODELS):
         options["sigma"] = args.sigma
         if args.criterion == "sure" and args.sigma is None:
             from hyperlasso.estimators.noise import estimate_noise
@@ -180,6 +221,10 @@ def _report(args, dataset, estimator, X_test, y_test, elapsed) -> dict:
         "cv_results": jsonable_results(estimator.cv_results_),
         "hyperlasso_version": __version__,
     }
+    if args.model in DUAL_MODELS:
+        report["C"] = float(estimator.C_)
+    if args.model == "svr":
+        report["epsilon"] = float(estimator.epsilon_)
     report.update(_test_scores(args, estimator, X_test, y_test))
     return report
 
@@ -196,6 +241,13 @@ def jsonable_results(results: dict) -> dict:
 
 
 def _test_scores(args, estimator, X_test, y_test) -> dict:
+    if args.model == "svm":
+        from sklearn.metrics import hinge_loss
+
+        margins = estimator.decision_function(X_test)
+        return {"test_hinge_loss": float(hinge_loss(y_test, margins,
+                                                    labels=estimator.classes_)),
+                "test_accuracy": float(estimator.score(X_test, y_test))}
     if args.model == "logreg":
         from sklearn.metrics import log_loss
 
@@ -217,7 +269,11 @@ def _print_report(report: dict) -> None:
           f"optimizer: {report['optimizer']}")
     print(f"alpha: {shown}")
     print(f"validation ({report['criterion']}) score: {report['validation_score']:.6g}")
-    for key in ("test_mse", "test_r2", "test_log_loss", "test_accuracy"):
+    if "C" in report:
+        tube = f"   epsilon: {report['epsilon']:.6g}" if "epsilon" in report else ""
+        print(f"C: {report['C']:.6g}{tube}")
+    for key in ("test_mse", "test_r2", "test_log_loss", "test_hinge_loss",
+                "test_accuracy"):
         if key in report:
             print(f"{key.replace('_', ' ')}: {report[key]:.6g}")
     print(f"non-zero coefficients: {report['n_nonzero']} of {report['n_features']}")
@@ -229,12 +285,15 @@ def _plot(args, estimator, X_train, y_train, report, png_path) -> None:
 
     alphas, values = criterion_path(estimator, X_train, y_train)
     title = f"{report['model']} tuned by {report['optimizer']} on {report['criterion']}"
-    plot_tuning(alphas, values, estimator.history_, estimator.coef_, title, png_path)
+    label = "C" if args.model in DUAL_MODELS else "alpha (l1 weight)"
+    plot_tuning(alphas, values, estimator.history_, estimator.coef_, title, png_path,
+                xlabel=label)
 
 
 def criterion_path(estimator, X, y, n_points: int = 25):
     """The estimator's criterion on a grid of l1 weights (the l2 weight at its tuned
-    value for the ElasticNet; the scalar Lasso for one penalty per feature)."""
+    value for the ElasticNet; the scalar Lasso for one penalty per feature), or of C
+    over its search bounds for the SVM and the SVR (epsilon at its tuned value)."""
     from hyperlasso.criteria import make_objective
     from hyperlasso.hypergradients import Settings
     from hyperlasso.inner.problem import Design
@@ -247,14 +306,24 @@ def criterion_path(estimator, X, y, n_points: int = 25):
     objective = make_objective(estimator.criterion, model, X, y_model,
                                Settings(tol=estimator.tol), cv=estimator.cv,
                                sigma=getattr(estimator, "sigma", None))
-    amax = float(np.max(model.alpha_max(Design.of(X, model.fit_intercept), y_model)))
-    grid = np.geomspace(amax, amax * 1e-3, n_points)
-    if model.layout == "l1_l2":
+    grid = _path_grid(model, Design.of(X, model.fit_intercept), y_model, n_points)
+    if model.layout in ("l1_l2", "svr"):
         l2 = float(np.asarray(estimator.alpha_)[1])
         values = [objective.value(np.array([a, l2])).value for a in grid]
     else:
         values = [objective.value(float(a)).value for a in grid]
     return grid, np.array(values)
+
+
+def _path_grid(model, design, y, n_points: int) -> np.ndarray:
+    """alpha_max down to alpha_max / 1000, or C across its default search bounds."""
+    if model.layout in ("svm", "svr"):  # tuned on C (and epsilon)
+        from hyperlasso.hyperparameters import default_space
+
+        low, high = np.exp(default_space(model, design, y).bounds[0])
+        return np.geomspace(low, high, n_points)
+    amax = float(np.max(model.alpha_max(design, y)))
+    return np.geomspace(amax, amax * 1e-3, n_points)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -78,7 +78,8 @@ def load_samples(path) -> Dataset:
 
 
 def load_csv(path: pathlib.Path, target: str | None = None) -> Dataset:
-    """A CSV with a header row; every column numeric; target by name or last."""
+    """A CSV with a header row; feature columns numeric; target by name or last,
+    numeric or class labels (kept as strings when any value is not a number)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             rows = [row for row in csv.reader(handle) if any(f.strip() for f in row)]
@@ -88,16 +89,30 @@ def load_csv(path: pathlib.Path, target: str | None = None) -> Dataset:
         raise DataError(f"{path}: a header row and at least one data row are needed.")
     header, body = [name.strip() for name in rows[0]], rows[1:]
     column = len(header) - 1 if target is None else _column_index(path, header, target)
-    values = np.empty((len(body), len(header)))
+    features = [j for j in range(len(header)) if j != column]
+    values = np.empty((len(body), len(features)))
     for i, row in enumerate(body, start=2):
         if len(row) != len(header):
             raise DataError(f"{path}:{i}: {len(row)} fields, the header has {len(header)}.")
-        for j, field in enumerate(row):
-            values[i - 2, j] = _number(path, i, header[j], field)
-    features = [name for j, name in enumerate(header) if j != column]
-    return Dataset(np.delete(values, column, axis=1), values[:, column], features,
+        for k, j in enumerate(features):
+            values[i - 2, k] = _number(path, i, header[j], row[j])
+    return Dataset(values, _target_values([row[column].strip() for row in body]),
+                   [header[j] for j in features],
                    f"{path.name} ({len(body)} rows, target column {header[column]!r})",
                    header[column])
+
+
+def _target_values(fields: list) -> np.ndarray:
+    """Numbers when every field is one, else the fields as class labels."""
+    try:
+        return np.array([float(field) for field in fields])
+    except ValueError:
+        return np.array(fields)
+
+
+def is_numeric(y: np.ndarray) -> bool:
+    """Whether a loaded target holds numbers (not class labels)."""
+    return y.dtype.kind in "biuf"
 
 
 def _column_index(path, header, target):
@@ -134,10 +149,12 @@ def load_npz(path: pathlib.Path, require_y: bool = True) -> Dataset:
     if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
         raise DataError(f"{path}: X must be 2-D and y 1-D with as many rows, got "
                         f"{X.shape} and {y.shape}.")
-    if X.dtype.kind not in "biuf" or y.dtype.kind not in "biuf":
-        raise DataError(f"{path}: X and y must be numeric, got {X.dtype} and {y.dtype}.")
+    if X.dtype.kind not in "biuf" or y.dtype.kind not in "biufUS":
+        raise DataError(f"{path}: X must be numeric and y numeric or string labels, "
+                        f"got {X.dtype} and {y.dtype}.")
     names = [f"x{j}" for j in range(X.shape[1])]
-    return Dataset(X.astype(np.float64), y.astype(np.float64) if require_y else None,
+    y = y.astype(np.float64) if is_numeric(y) else y.astype(str)
+    return Dataset(X.astype(np.float64), y if require_y else None,
                    names, f"{path.name} (X {X.shape[0]} x {X.shape[1]})")
 
 

@@ -17,7 +17,8 @@ def _pyplot():
     return plt
 
 
-def plot_tuning(path_alphas, path_values, history: dict, coef, title: str, filename):
+def plot_tuning(path_alphas, path_values, history: dict, coef, title: str, filename,
+                xlabel: str = "alpha (l1 weight)"):
     """Two panels: the criterion along the alpha path with the optimizer's steps,
     and the tuned coefficients.
 
@@ -34,6 +35,8 @@ def plot_tuning(path_alphas, path_values, history: dict, coef, title: str, filen
     title : str
     filename : str or Path
         Where the PNG goes.
+    xlabel : str, default="alpha (l1 weight)"
+        Name of the path's hyperparameter (e.g. "C" for the SVM).
     """
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -44,7 +47,7 @@ def plot_tuning(path_alphas, path_values, history: dict, coef, title: str, filen
     best = int(np.argmin(values))
     left.plot(steps[best], values[best], "*", color="black", ms=14, label="selected")
     left.set_xscale("log")
-    left.set_xlabel("alpha (l1 weight)")
+    left.set_xlabel(xlabel)
     left.set_ylabel("criterion")
     left.legend(frameon=False)
     coef = np.ravel(coef)
