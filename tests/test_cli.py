@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from sklearn.datasets import dump_svmlight_file
+from sklearn.datasets import dump_svmlight_file, make_classification
 
 from hyperlasso.cli import main
 from hyperlasso.datasets import make_correlated_regression
@@ -188,7 +188,7 @@ def test_svm_on_string_labels_from_a_csv(tmp_path, data):
     X, y = data
     lines = [",".join([*(f"f{j}" for j in range(X.shape[1])), "kind"])]
     lines += [",".join([*(f"{v:.10g}" for v in row), "high" if t > np.median(y) else
-                        "low"]) for row, t in zip(X, y)]
+                        "low"]) for row, t in zip(X, y, strict=True)]
     (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
     assert _run(tmp_path, tmp_path / "d.csv", "--model", "svm") == 0
     report = json.loads((tmp_path / "out.json").read_text())
@@ -236,3 +236,16 @@ def test_negative_epsilon_is_a_usage_error(capsys):
         main(["tune", "--model", "svr", "--epsilon", "-1"])
     assert stop.value.code == 2
     assert "expected a number >= 0 or 'tune', got '-1'" in capsys.readouterr().err
+
+
+def test_logistic_on_several_classes(tmp_path):
+    """--model logreg on a three-class target: one-vs-rest, the multiclass
+    log-loss on the test rows."""
+    X, y = make_classification(150, 6, n_informative=4, n_classes=3,
+                               n_clusters_per_class=1, random_state=0)
+    np.savez(tmp_path / "d.npz", X=X, y=np.array(["r", "g", "b"])[y])
+    assert _run(tmp_path, tmp_path / "d.npz", "--model", "logreg") == 0
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["n_features"] == 18 and report["test_log_loss"] > 0
+    assert (tmp_path / "out.png").stat().st_size > 10_000
+    assert report["test_accuracy"] > 0.5

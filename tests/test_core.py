@@ -23,7 +23,7 @@ def _run(X, datafit, penalty, units, W, S, fit_intercept=False):
     ws = np.arange(units[1].shape[0] - 1)
     b = np.zeros(1 if W.ndim == 1 else W.shape[1])
     epochs = _cd.solve_subproblem(as_design(X), datafit, penalty, units, (W, S, b), ws,
-                                  (fit_intercept, 1e-13, 20_000))
+                                  (fit_intercept, 1e-13, 20_000, False))
     assert epochs < 20_000
     return W, b
 

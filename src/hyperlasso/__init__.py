@@ -4,7 +4,12 @@ The hypergradient comes from implicit differentiation of the inner solver,
 restricted to the support of the solution.
 """
 
-from hyperlasso.criteria import HeldOutLogistic, HeldOutMSE, HeldOutSmoothedHinge
+from hyperlasso.criteria import (
+    HeldOutLogistic,
+    HeldOutMSE,
+    HeldOutMulticlassLogLoss,
+    HeldOutSmoothedHinge,
+)
 from hyperlasso.criteria.gaussian import HeldOutGaussianNLL
 from hyperlasso.estimators import (
     ElasticNetCV,
@@ -43,6 +48,7 @@ from hyperlasso.inner.models import (
     SparseLogisticRegression,
     WeightedLasso,
 )
+from hyperlasso.inner.ovr import OneVsRest
 from hyperlasso.inner.solver import InnerSolution
 
 __version__ = "0.1.0"
@@ -56,7 +62,8 @@ __all__ = [
     "hypergradient", "BlockSolution", "GroupLasso", "MultiTaskElasticNet",
     "MultiTaskLasso", "WeightedGroupLasso", "WeightedMultiTaskLasso", "GroupLassoCV",
     "MultiTaskLassoCV", "WeightedGroupLassoCV", "WeightedMultiTaskLassoCV",
-    "LinearSVCCV", "LinearSVRCV", "LinearSVM", "LinearSVR",
+    "LinearSVCCV", "LinearSVRCV", "LinearSVM", "LinearSVR", "HeldOutMulticlassLogLoss",
+    "OneVsRest",
 ]
 
 

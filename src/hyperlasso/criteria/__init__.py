@@ -3,6 +3,7 @@
 from hyperlasso.criteria.heldout import (
     HeldOutLogistic,
     HeldOutMSE,
+    HeldOutMulticlassLogLoss,
     HeldOutSmoothedHinge,
 )
 from hyperlasso.criteria.objectives import Evaluation, Fold, FoldObjective
@@ -10,4 +11,5 @@ from hyperlasso.criteria.splits import CRITERIA, make_objective
 from hyperlasso.criteria.sure import sure_objective
 
 __all__ = ["CRITERIA", "Evaluation", "Fold", "FoldObjective", "HeldOutLogistic",
-           "HeldOutMSE", "HeldOutSmoothedHinge", "make_objective", "sure_objective"]
+           "HeldOutMSE", "HeldOutMulticlassLogLoss", "HeldOutSmoothedHinge",
+           "make_objective", "sure_objective"]

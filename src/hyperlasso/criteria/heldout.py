@@ -176,3 +176,70 @@ class HeldOutSmoothedHinge(HeldOutCriterion):
         loss = np.where(margin <= 0, 0.5 - margin, 0.5 * np.maximum(1.0 - margin, 0) ** 2)
         slope = np.where(margin <= 0, -1.0, -np.maximum(1.0 - margin, 0.0))
         return np.mean(loss), self.y_val * slope / z.shape[0]
+
+
+class HeldOutMulticlassLogLoss(HeldOutCriterion):
+    """Mean log-loss of K-class probabilities on validation data.
+
+    With the scores z = X_val coef + intercept, coef of shape (n_features, K):
+    ``probabilities="ovr"`` normalizes the K sigmoids, p_k = s(z_k) / sum_j s(z_j)
+    (scikit-learn's ``OneVsRestClassifier.predict_proba``), "softmax" takes
+    p_k = exp(z_k) / sum_j exp(z_j); the loss is ``-(1/n_val) sum_i log p_{y_i}``.
+
+    Parameters
+    ----------
+    X_val : array-like or scipy.sparse matrix of shape (n_val, n_features)
+    y_val : array-like of shape (n_val,)
+        Class indices 0..K-1 (K is the number of columns of coef).
+    multi_output : ignored
+        coef is always (n_features, K).
+    probabilities : {"ovr", "softmax"}, default="ovr"
+    """
+
+    def __init__(self, X_val, y_val, multi_output=None, probabilities: str = "ovr"):
+        if probabilities not in ("ovr", "softmax"):
+            raise ValueError("probabilities must be 'ovr' or 'softmax', got "
+                             f"{probabilities!r}.")
+        self.probabilities = probabilities
+        super().__init__(X_val, y_val, multi_output=False)
+        if np.any(self.y_val < 0) or np.any(self.y_val != np.round(self.y_val)):
+            raise ValueError("y_val must hold class indices 0..K-1.")
+        self.classes = self.y_val.astype(np.intp)
+
+    @property
+    def coef_shape(self) -> tuple:
+        """(n_features, K), K read from the coefficients."""
+        return (self.n_features, -1)
+
+    def _check_coef(self, coef: np.ndarray) -> None:
+        if coef.ndim != 2 or coef.shape[0] != self.n_features or \
+                coef.shape[1] <= int(self.classes.max(initial=0)):
+            raise ValueError(f"coef must have shape (n_features, K) = "
+                             f"({self.n_features}, K) with K above every class index "
+                             f"of y_val, got {coef.shape}.")
+
+    def value_and_grad(self, coef: np.ndarray, intercept=0.0):
+        """(value, grad_coef (n_features, K), grad_intercept (K,))."""
+        z = self.predict(coef, intercept)
+        value, dz = self._loss_and_derivative(z)
+        return float(value), np.asarray(self.X_val.T @ dz), dz.sum(axis=0)
+
+    def value_and_grad_on(self, coef, intercept, support):
+        """``value_and_grad`` (the full gradient: every class's columns)."""
+        return self.value_and_grad(coef, intercept)
+
+    def _loss_and_derivative(self, z):
+        n_val = z.shape[0]
+        rows = np.arange(n_val)
+        if self.probabilities == "softmax":
+            log_p = z - np.logaddexp.reduce(z, axis=1, keepdims=True)
+            dz = np.exp(log_p)
+            dz[rows, self.classes] -= 1.0
+            return -np.mean(log_p[rows, self.classes]), dz / n_val
+        log_s = -np.logaddexp(0.0, -z)  # log sigmoid(z)
+        log_total = np.logaddexp.reduce(log_s, axis=1, keepdims=True)
+        # d log s_k / dz_k = 1 - s_k; d log sum_j s_j / dz_k = s_k (1 - s_k) / sum_j s_j
+        s = np.exp(log_s)
+        dz = np.exp(log_s - log_total) * (1.0 - s)
+        dz[rows, self.classes] -= 1.0 - s[rows, self.classes]
+        return -np.mean(log_s[rows, self.classes] - log_total[:, 0]), dz / n_val

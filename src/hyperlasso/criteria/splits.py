@@ -10,7 +10,12 @@ from sklearn.model_selection import check_cv
 
 from hyperlasso._validation import canonical_csc
 from hyperlasso.criteria._rows import split_rows
-from hyperlasso.criteria.heldout import HeldOutLogistic, HeldOutMSE, HeldOutSmoothedHinge
+from hyperlasso.criteria.heldout import (
+    HeldOutLogistic,
+    HeldOutMSE,
+    HeldOutMulticlassLogLoss,
+    HeldOutSmoothedHinge,
+)
 from hyperlasso.criteria.objectives import Fold, FoldObjective
 from hyperlasso.criteria.sure import sure_objective
 from hyperlasso.hypergradients import Settings
@@ -68,7 +73,8 @@ def make_objective(criterion, model: Model, X, y: np.ndarray, settings: Settings
 
 #: The held-out loss of "cv" and "holdout", by the model's ``held_out`` name.
 HELD_OUT = {"mse": HeldOutMSE, "logistic": HeldOutLogistic,
-            "smoothed_hinge": HeldOutSmoothedHinge}
+            "smoothed_hinge": HeldOutSmoothedHinge,
+            "multiclass_log_loss": HeldOutMulticlassLogLoss}
 
 
 def is_classifier(model) -> bool:

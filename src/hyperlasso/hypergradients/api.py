@@ -14,6 +14,7 @@ from hyperlasso.hypergradients.dual_api import dual_hypergradient, make_dual_mod
 from hyperlasso.hypergradients.graphical import graphical_hypergradient
 from hyperlasso.hypergradients.linear import choose_linear_solver
 from hyperlasso.hypergradients.methods import Context
+from hyperlasso.hypergradients.ovr_api import ovr_hypergradient
 from hyperlasso.hypergradients.results import (
     AllZeroWarning,
     HypergradientResult,
@@ -238,6 +239,12 @@ def hypergradient_on(
                             given)
         return _result(ctx, run_block_method(ctx, settings.method), settings.method,
                        warn_all_zero)
+    if model.kind == "ovr":
+        methods.check_needs(model.binary, settings.method, METHODS[settings.method])
+        if given is not None:
+            raise ValueError("coef= is not available for the one-vs-rest models.")
+        return ovr_hypergradient(model, criterion, alpha, (design, y), settings,
+                                 warm_start, METHODS)
     methods.check_needs(model, settings.method, METHODS[settings.method])
     if model.kind == "dual":
         if given is not None:

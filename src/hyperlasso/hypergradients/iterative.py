@@ -41,9 +41,10 @@ def _settled(current: np.ndarray, previous: np.ndarray) -> bool:
     return change <= JACOBIAN_RTOL * max(np.max(np.abs(current), initial=0.0), 1e-300)
 
 
-def _internal_start(ctx: Context):
-    """Start point, datafit state and internal intercept of the kernels."""
-    w, b_int = ctx.problem.initial_point(ctx.start)
+def _internal_start(ctx: Context, cold: bool = False):
+    """Start point, datafit state and internal intercept of the kernels (the
+    problem's own start when ``cold``, the warm start otherwise)."""
+    w, b_int = ctx.problem.initial_point(None if cold else ctx.start)
     return w, ctx.problem.datafit_state(w, b_int), float(b_int[0])
 
 
@@ -92,10 +93,16 @@ def forward(ctx: Context) -> MethodOutput:
 def backward(ctx: Context) -> MethodOutput:
     """Reverse-mode differentiation: record every epoch, then run the chain back.
 
-    Memory is (epochs + 1) x n_features floats for the recorded iterates.
+    Memory is (epochs + 1) x n_features floats for the recorded iterates. It
+    starts cold, never from the warm start: the chain run back is the derivative
+    of the recorded iterates, which from a start at or near the solution settle
+    within a few epochs before the Jacobian does (a truncated series: a
+    one-vs-rest gradient of 0.47 where every other method and central differences
+    gave 1.24). Forward differentiation carries the Jacobian itself and checks
+    that it has settled, so it keeps the warm start.
     """
     problem = ctx.problem
-    w, z, b_int = _internal_start(ctx)
+    w, z, b_int = _internal_start(ctx, cold=True)
     W_chunks, b_chunks = [w.copy()[None, :]], [np.array([b_int])]
     n_epochs, converged = 0, False
     while n_epochs < MAX_EPOCHS and not converged:

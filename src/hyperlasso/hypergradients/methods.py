@@ -172,16 +172,29 @@ def _polish_at(ctx: Context, solution: InnerSolution, last: bool) -> MethodOutpu
     differentiation at ``solution`` when this is the ``last`` attempt."""
     step = _newton_step(ctx.problem, solution, ctx.linear_solver)
     if step.reason:
-        if not last:
+        singular = is_rank_deficient(step.system)
+        if not (last or singular):
             return None
         value, gradient = _adjoint_gradient(ctx, step.system, step.solver)
+        why = "; more unknowns than samples, not re-solved" if singular else ""
         return MethodOutput(solution, value, gradient, step.linear_solver,
-                            note=f"polish rejected ({step.reason}); implicit")
+                            note=f"polish rejected ({step.reason}{why}); implicit")
     solver = step.solver
     if not ctx.problem.datafit.constant_hessian:  # the Hessian moved with the point
         solver = factorize(step.new_system, step.linear_solver)
     value, gradient = _adjoint_gradient(ctx, step.new_system, solver)
     return MethodOutput(step.polished, value, gradient, step.linear_solver)
+
+
+def is_rank_deficient(system: RestrictedSystem) -> bool:
+    """Whether H is singular by its shape: no curvature from the penalty and more
+    unknowns than the datafit's rows (the SVR's dual at a degenerate point, a
+    Lasso with more support features than samples). A tighter solve does not
+    make the Newton step unique there, and re-solving the SVR's dual to 1e-14
+    took minutes; polish then falls back at once."""
+    curvature = np.asarray(system.problem.penalty.support_curvature(
+        system.coef[system.support]))
+    return bool(np.all(curvature == 0) and system.size > system.problem.n_samples)
 
 
 @dataclass(frozen=True)

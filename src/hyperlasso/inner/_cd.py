@@ -257,16 +257,34 @@ def _features_of(units, ws):
     return features
 
 
+#: A linear congruential generator (glibc's constants; products fit in int64):
+#: the shuffled sweeps are the same on every run, thread and worker.
+_LCG_A, _LCG_C, _LCG_M = 1103515245, 12345, 2**31
+
+
+@njit(cache=True, nogil=True)
+def shuffled(ws, seed):
+    """A permutation of ``ws`` (Fisher-Yates), determined by ``seed``."""
+    out = ws.copy()
+    x = seed % _LCG_M
+    for k in range(out.shape[0] - 1, 0, -1):
+        x = (_LCG_A * x + _LCG_C) % _LCG_M
+        r = x % (k + 1)
+        out[k], out[r] = out[r], out[k]
+    return out
+
+
 @njit(cache=True, nogil=True)
 def solve_subproblem(X, datafit, penalty, units, state, ws, settings):
     """Coordinate descent with Anderson acceleration on the units ``ws``.
 
-    ``settings = (fit_intercept, tol_in, max_epochs)``. Returns the number of
-    epochs run; ``state`` is updated in place. Stops when the optimality
-    violation on ``ws`` is below ``tol_in`` (checked every 10 epochs) or after
-    ``max_epochs``.
+    ``settings = (fit_intercept, tol_in, max_epochs, shuffle)``. Returns the
+    number of epochs run; ``state`` is updated in place. Stops when the
+    optimality violation on ``ws`` is below ``tol_in`` (checked every 10 epochs)
+    or after ``max_epochs``. With ``shuffle`` every epoch visits its units in a
+    new order (``shuffled``), as liblinear's dual solvers do.
     """
-    fit_intercept, tol_in, max_epochs = settings
+    fit_intercept, tol_in, max_epochs, shuffle = settings
     W, S, b = state
     bufs = work_arrays(units, ws, b.shape[0])
     features = _features_of(units, ws)
@@ -279,6 +297,8 @@ def solve_subproblem(X, datafit, penalty, units, state, ws, settings):
             sweep = ws
         elif e % FULL_SWEEP_EVERY == 2:
             sweep = nonzero_units(units, W, ws)
+        if shuffle:
+            sweep = shuffled(sweep, e)
         epoch(X, datafit, penalty, units, state, sweep, fit_intercept, bufs)
         row = (e - 1) % (n_anderson + 1)
         _record(state, features, histories[0], histories[1], row)

@@ -72,6 +72,17 @@ class DualProblem(InnerProblem):
     upper: np.ndarray | None = None
     target: np.ndarray | None = None
 
+    #: The gap is checked every 100 epochs at most: at a degenerate solution the
+    #: largest violation lags far behind the gap (the SVR on 10000 x 100 reached a
+    #: gap of 5e-9 while coordinate descent ran 10000 epochs after a violation of
+    #: 5e-4 it did not reach).
+    epochs_per_check = 100
+    #: Every epoch visits the dual variables in a new order, as liblinear does
+    #: (Hsieh et al. 2008): on sparse 2000 x 10000 TF-IDF rows at C = 0.92,
+    #: cyclic or one fixed random order left a relative gap of 3e-2 after 200
+    #: epochs, a new order every epoch reached 7e-8 in 40.
+    shuffle_units = True
+
     @cached_property
     def penalty(self) -> Box:
         """The box penalty of the scaled dual (``box``)."""

@@ -229,6 +229,10 @@ class InnerProblem:
 
     # ---------------------------------------------- what the solver asks (solver.py)
     newton_finisher = None
+    #: A working set is solved to its tolerance before the gap is checked again.
+    epochs_per_check = None
+    #: Epochs visit the units in their order (cyclic coordinate descent).
+    shuffle_units = False
 
     @staticmethod
     def kernel_state(state):

@@ -24,6 +24,10 @@ A problem tells the loop what it needs (``InnerProblem`` in ``problem.py``,
 - ``active_units(W)``: which units are not zero;
 - ``newton_finisher``: None, or a function that takes Newton steps on the
   active units of a state (``block_newton``);
+- ``shuffle_units`` (optional): whether every epoch visits the units in a new
+  order (the SVM's dual), False by default (cyclic, as skglm and celer);
+- ``epochs_per_check`` (optional): None, or the most epochs of coordinate
+  descent on a working set before the gap is checked again (the SVM's dual);
 - ``solution(W, b, opt, run)``: the result, ``run`` a ``SolverRun``.
 """
 
@@ -129,7 +133,8 @@ def solve(problem, tol: float = 1e-8, stop: str = "gap", max_iter: int = 100,
 
 def _solve(problem, tol, stop, max_iter, max_epochs, warm_start):
     W, b = problem.initial_point(warm_start)
-    n_epochs, best_kkt, n_stalls, ws_size = 0, np.inf, 0, 0
+    n_epochs, best_kkt, best_gap, n_stalls, ws_size, chunk = 0, np.inf, np.inf, 0, 0, 0
+    per_check = getattr(problem, "epochs_per_check", None)
     for n_iter in range(1, max_iter + 1):
         S = problem.datafit_state(W, b)  # afresh: the kernel's updates drift
         opt = problem.optimality(W, b, S)
@@ -139,13 +144,20 @@ def _solve(problem, tol, stop, max_iter, max_epochs, warm_start):
         # A growing working set is progress even when the largest violation, held
         # by units it has not reached yet, stays put (the SVM's dual from zero:
         # 5000 samples stopped after 6 iterations, its set 100 -> 3200).
-        progress = opt.kkt < best_kkt or ws.shape[0] > ws_size
+        # When the gap is checked every few epochs (``epochs_per_check``: the SVM's
+        # dual), so is a lower gap: at a degenerate solution (more free variables
+        # than X~ has columns) the largest violation stays while the gap goes down.
+        progress = (opt.kkt < best_kkt or ws.shape[0] > ws_size
+                    or (per_check is not None and opt.gap < GAP_PROGRESS * best_gap))
         n_stalls = 0 if progress else n_stalls + 1
         if n_stalls >= 5:
             break  # stalled: the tolerance is below what float64 can certify
+        chunk = _epochs_before_check(per_check, max_epochs, chunk if ws.shape[0] ==
+                                     ws_size else None)
         best_kkt, ws_size = min(best_kkt, opt.kkt), max(ws_size, ws.shape[0])
+        best_gap = min(best_gap, opt.gap)
         tol_in = _subproblem_tolerance(opt, ws, stop, tol)
-        n_epochs += _solve_working_set(problem, (W, S, b), ws, tol_in, max_epochs)
+        n_epochs += _solve_working_set(problem, (W, S, b), ws, tol_in, chunk)
     opt = problem.optimality(W, b, problem.datafit_state(W, b))
     converged = opt.achieved(stop) <= tol
     if not converged:
@@ -156,6 +168,17 @@ def _solve(problem, tol, stop, max_iter, max_epochs, warm_start):
             f"{opt.kkt:.3e}). Raise max_iter or loosen tol.", gap=opt.gap, kkt=opt.kkt,
         )
     return problem.solution(W, b, opt, SolverRun(n_iter, n_epochs, converged))
+
+
+def _epochs_before_check(per_check, max_epochs: int, last: int | None) -> int:
+    """Epochs of coordinate descent before the next look at the gap: all of them
+    (``max_epochs``) unless the problem sets ``epochs_per_check``; then that many
+    on a new working set, twice the last chunk on the same one (a slow, linear
+    convergence still reaches its tolerance within ``max_iter`` looks, and the
+    looks, a full gradient each, stay a small part of the work)."""
+    if per_check is None:
+        return max_epochs
+    return min(max_epochs, per_check if last is None else 2 * last)
 
 
 def _subproblem_tolerance(opt: Optimality, ws: np.ndarray, stop: str, tol: float):
@@ -169,6 +192,10 @@ def _subproblem_tolerance(opt: Optimality, ws: np.ndarray, stop: str, tol: float
     if ws.shape[0] < opt.violations.shape[0]:
         return 0.3 * opt.kkt
     return 0.3 * opt.kkt * min(1.0, tol / max(opt.achieved(stop), 1e-300))
+
+
+#: A gap below this fraction of the best one so far is progress (chunked solves).
+GAP_PROGRESS = 0.99
 
 
 #: Smallest working set. skglm starts at 10; 100 saves the first doublings, each a
@@ -200,14 +227,15 @@ def _solve_working_set(problem, state, ws, tol_in, max_epochs) -> int:
     fit_intercept = problem.fit_intercept
     finisher = problem.newton_finisher
     kernel_state = problem.kernel_state(state)
+    shuffle = bool(getattr(problem, "shuffle_units", False))
     if finisher is None:
         return _cd.solve_subproblem(X, datafit, penalty, units, kernel_state, ws,
-                                    (fit_intercept, tol_in, max_epochs))
+                                    (fit_intercept, tol_in, max_epochs, shuffle))
     done, previous, tried = 0, None, None
     while done < max_epochs:
         chunk = min(NEWTON_EVERY, max_epochs - done)
         epochs = _cd.solve_subproblem(X, datafit, penalty, units, kernel_state, ws,
-                                      (fit_intercept, tol_in, chunk))
+                                      (fit_intercept, tol_in, chunk, shuffle))
         done += epochs
         if epochs < chunk:
             return done
