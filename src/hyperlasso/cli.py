@@ -81,9 +81,8 @@ def _epsilon(text: str):
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number >= 0 or 'tune', got {text!r}") from None
-    if not np.isfinite(value) or value < 0:
+        value = np.nan
+    if not (np.isfinite(value) and value >= 0):
         raise argparse.ArgumentTypeError(f"expected a number >= 0 or 'tune', got {text!r}")
     return value
 

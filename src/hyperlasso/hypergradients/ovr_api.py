@@ -19,7 +19,7 @@ import numpy as np
 
 from hyperlasso.hypergradients.methods import Context
 from hyperlasso.hypergradients.results import HypergradientResult, WarmStart
-from hyperlasso.inner.ovr import OvrSolution, class_starts
+from hyperlasso.inner.ovr import OvrSolution
 from hyperlasso.inner.threads import single_threaded_blas
 
 
@@ -46,13 +46,12 @@ def ovr_hypergradient(model, criterion, alpha, data, settings, warm_start, metho
     design, y = data
     alpha = model.check_alpha(alpha, design.shape[1])
     problem = model.problem(alpha, design, y)
-    starts = class_starts(None if warm_start is None else
-                          (warm_start.coef, warm_start.intercept), model.n_classes)
+    start = None if warm_start is None else (warm_start.coef, warm_start.intercept)
     jacobians = (warm_start.jacobian if warm_start is not None
                  and isinstance(warm_start.jacobian, tuple)
                  else (None,) * model.n_classes)
     with single_threaded_blas():
-        first = model.solve(problem, warm_start=_stacked(starts), tol=settings.tol,
+        first = model.solve(problem, warm_start=start, tol=settings.tol,
                             stop=settings.stop, max_iter=settings.max_iter)
         outputs = [_class_output(model, criterion, alpha, settings, methods,
                                  (problem.problems[k], first, k, jacobians[k]))
@@ -70,12 +69,6 @@ def ovr_hypergradient(model, criterion, alpha, data, settings, warm_start, metho
                                outputs[0].linear_solver, notes,
                                WarmStart(solution.coef, solution.intercept,
                                          tuple(out.jacobian for out in outputs)))
-
-
-def _stacked(starts):
-    if starts[0] is None:
-        return None
-    return (np.column_stack([s[0] for s in starts]), np.array([s[1] for s in starts]))
 
 
 def _class_output(model, criterion, alpha, settings, methods, parts):

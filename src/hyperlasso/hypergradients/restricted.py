@@ -47,10 +47,10 @@ class RestrictedSystem:
     def _build(cls, problem, coef, intercept, support, X_S):
         z = np.asarray(X_S @ coef[support]).ravel() + problem.internal_intercept(
             coef, intercept)
-        held = coef.copy()
-        held[support] = 0.0
-        if np.any(held):  # non-zero coordinates off the support: the SVM's dual
-            z += problem.design.matvec(held)  # variables held at a bound of the box
+        if np.count_nonzero(coef) > support.size:  # non-zero coordinates off the
+            held = coef.copy()  # support: the SVM's dual variables held at a bound
+            held[support] = 0.0
+            z += problem.design.matvec(held)
         state = problem.datafit.state(z, problem.y)  # the datafit's (``datafits``)
         return cls(problem, coef, intercept, support, np.sign(coef[support]), X_S,
                    state, datafits.curvature(problem.kernel_datafit, state))

@@ -52,9 +52,9 @@ def _box_distance(u, g, penalty, j):
 @njit(cache=True, nogil=True, inline="always")
 def _box_value(u, penalty, j):
     """lam_j |u| - l2 y_j u inside the box, +inf outside: an extrapolated point
-    (Anderson) that leaves the box is then never accepted (it was, with the box's
-    indicator left out: the dual of the SVM on sparse 2000 x 10000 text stalled
-    at a relative gap of 1e-2 while liblinear converged in 31 iterations)."""
+    (Anderson) that leaves the box is then never accepted (with the box's
+    indicator left out it could be, and the gap, which assumes a feasible dual
+    point, would no longer certify it)."""
     if u < penalty.lower[j] or u > penalty.upper[j]:
         return np.inf
     return penalty.lam[j] * abs(u) - penalty.l2 * penalty.linear[j] * u
