@@ -110,3 +110,25 @@ def test_newton_on_a_group_lasso_with_one_task():
         solve(problem, tol=1e-13,
                     warm_start=(W, problem.external_intercept(W, b_int))).coef,
         tight.coef, atol=1e-9 * np.abs(tight.coef).max())
+
+
+@pytest.mark.parametrize("model", [MultiTaskLasso(fit_intercept=True),
+                                   GroupLasso(groups=np.repeat(np.arange(40), 3))])
+def test_active_group_objective_equals_the_problems(model):
+    """The Newton steps compare objectives computed from the active groups alone;
+    they must be the problem's (every other group is zero), to rounding."""
+    from hyperlasso.inner.block_system import ActiveGroupSystem
+    X, Y = _correlated()
+    Y = Y if isinstance(model, MultiTaskLasso) else Y[:, 0]
+    problem = _problem(model, X, Y, 0.1)
+    solution = solve(problem, tol=1e-6)
+    system = ActiveGroupSystem.at(problem, solution.coef, solution.intercept)
+    assert 0 < system.active.size < problem.groups.n_groups
+    step = np.random.default_rng(0).standard_normal(system.size) * 1e-3
+    for point in (system, system.at_point(*system.moved(step))):
+        b_int = problem.internal_intercept(point.coef, point.intercept)
+        expected = _objective(problem, point.coef, b_int)
+        assert point.objective() == pytest.approx(expected, rel=1e-14)
+        np.testing.assert_allclose(point.active_norms,
+                                   problem.groups.norms(point.coef)[point.active],
+                                   rtol=1e-14)

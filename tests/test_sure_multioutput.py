@@ -17,6 +17,7 @@ from hyperlasso.inner.block_models import (
     WeightedGroupLasso,
     WeightedMultiTaskLasso,
 )
+from hyperlasso.inner.models import Lasso
 from hyperlasso.inner.problem import Design
 
 #: As in test_objectives: inner solutions at an optimality violation of 1e-13,
@@ -183,3 +184,24 @@ def test_sure_bad_input():
         sure_objective(MultiTaskLasso(), Design.of(X, True), X, Y, SIGMA, TIGHT, eps=0.0)
     with pytest.raises(ValueError, match="rows|samples|shape"):
         hl.MultiTaskLassoCV(criterion="sure", sigma=SIGMA).fit(X, Y[:-1])
+
+
+@pytest.mark.parametrize("estimator", [hl.MultiTaskLassoCV, hl.LassoCV])
+def test_sure_refit_starts_from_the_search_solution(estimator):
+    """SURE's first inner problem is the refit's: rescored at the refit's
+    tolerance, its solution at alpha_ makes the refit a gap check (no epoch), and
+    the coefficients are those of a cold solve to 1e-13 (within what a relative
+    gap of 1e-8 leaves after the Newton steps / the polish: 1e-9 seen)."""
+    X, Y, _ = _multitask_data()
+    y = Y if estimator is hl.MultiTaskLassoCV else Y[:, 0]
+    est = estimator(criterion="sure", sigma=SIGMA).fit(X, y)
+    assert est.inner_solution_.n_epochs == 0
+    if estimator is hl.MultiTaskLassoCV:
+        model, target = MultiTaskLasso(), MultiTaskLasso().check_target(y, X.shape[0])
+    else:
+        model, target = Lasso(), Lasso().check_target(y)
+    alpha = model.check_alpha(est.alpha_, X.shape[1])
+    cold = model.solve(model.problem(alpha, Design.of(X, True), target), tol=1e-13)
+    coef = cold.coef.T if estimator is hl.MultiTaskLassoCV else cold.coef
+    np.testing.assert_allclose(est.coef_, coef, rtol=1e-7,
+                               atol=1e-9 * np.max(np.abs(coef)))

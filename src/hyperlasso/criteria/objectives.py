@@ -78,10 +78,15 @@ class FoldObjective:
         SURE's two inner problems.
     offset : float, default=0.0
         Constant added to the combined value.
+    all_data_fold : int or None, default=None
+        The fold that trains on all the data, if one does (SURE's first inner
+        problem, an external validation criterion): its last solution starts the
+        estimators' refit (``all_data_start``).
     """
 
     def __init__(self, model: Model, folds: list[Fold], settings: Settings,
-                 n_jobs: int | None = None, reduce: str = "mean", offset: float = 0.0):
+                 n_jobs: int | None = None, reduce: str = "mean", offset: float = 0.0,
+                 all_data_fold: int | None = None):
         if not folds:
             raise ValueError("folds must hold at least one training/validation split.")
         if reduce not in ("mean", "sum"):
@@ -92,6 +97,7 @@ class FoldObjective:
         self.n_jobs = n_jobs
         self._combine = np.mean if reduce == "mean" else np.sum
         self.offset = offset
+        self.all_data_fold = all_data_fold
         self._warm: list[WarmStart | None] = [None] * len(folds)
         self._runner = FoldRunner(folds, n_jobs)
         #: Called with no argument as each fold's inner problem ends (progress bars).
@@ -105,6 +111,11 @@ class FoldObjective:
     def set_tolerance(self, tol: float) -> None:
         """Change the inner tolerance (outer optimizers tighten it as they go)."""
         self.settings = replace(self.settings, tol=float(tol))
+
+    def all_data_start(self) -> WarmStart | None:
+        """The last solution of the fold that trains on all the data (at the
+        last alpha evaluated), or None if no fold does or none was evaluated."""
+        return None if self.all_data_fold is None else self._warm[self.all_data_fold]
 
     def value_and_grad(self, alpha) -> Evaluation:
         """Mean criterion over folds and its gradient in alpha."""

@@ -54,7 +54,8 @@ def make_objective(criterion, model: Model, X, y: np.ndarray, settings: Settings
         Noise level for SURE.
     """
     if callable(getattr(criterion, "value_and_grad", None)):
-        return FoldObjective(model, [Fold(_design(model, X), y, criterion)], settings)
+        return FoldObjective(model, [Fold(_design(model, X), y, criterion)], settings,
+                             all_data_fold=0)
     if criterion not in CRITERIA:
         raise ValueError(f"criterion must be one of {CRITERIA} or have a method "
                          f"value_and_grad(coef, intercept), got {criterion!r}.")

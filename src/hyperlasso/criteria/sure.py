@@ -114,4 +114,4 @@ def sure_objective(model: Model, design: Design, X, y: np.ndarray, sigma: float 
     folds = [Fold(design, y, ResidualAndProjection(X, y, 1.0, -u)),
              Fold(design, y + eps * delta, ResidualAndProjection(X, y, 0.0, u))]
     return FoldObjective(model, folds, settings, n_jobs=n_jobs, reduce="sum",
-                         offset=-sigma**2)
+                         offset=-sigma**2, all_data_fold=0)

@@ -100,7 +100,11 @@ class HyperCVMixin(BaseEstimator):
         with self._progress(model, objective, optimizer, space) as progress:
             result = optimizer.minimize(fun, space.theta0, space.bounds,
                                         callback=progress)
-        return model, space, _rescored(fun, result)
+        result = _rescored(fun, result)
+        # SURE's first problem is the refit's: its solution at the best alpha
+        # (just rescored) starts the refit, which then only checks the gap
+        self._refit_start = getattr(objective, "all_data_start", lambda: None)()
+        return model, space, result
 
     def _user_space(self, space: Space) -> Space:
         """Apply ``alpha_bounds`` then ``alpha_init`` (the start must lie inside)."""
@@ -128,11 +132,15 @@ class HyperCVMixin(BaseEstimator):
         separable models, a Newton step on its support (``methods.polished``: exact
         for quadratic datafits, where a relative gap of 1e-8 can leave coefficients
         3e-6 off on an ill-conditioned ElasticNet); the block solver ends with its
-        own Newton steps."""
+        own Newton steps. Warm-started from the search's solution on all the data
+        when its objective had one (SURE, an external validation criterion)."""
         design = Design.of(X, model.fit_intercept)
         problem = model.problem(model.check_alpha(alpha, X.shape[1]), design, y_model)
+        start = getattr(self, "_refit_start", None)
         solution = model.solve(problem,
-                               tol=min(self._settings().resolved().tol, REFIT_TOL))
+                               tol=min(self._settings().resolved().tol, REFIT_TOL),
+                               warm_start=None if start is None else (start.coef,
+                                                                      start.intercept))
         return polished(problem, solution) if model.kind == "separable" else solution
 
     def _set_fitted(self, space: Space, result: OuterResult, solution: InnerSolution,

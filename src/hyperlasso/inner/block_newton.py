@@ -51,7 +51,7 @@ def newton_on_active_groups(problem, state) -> int:
     system = ActiveGroupSystem.at(problem, W, problem.external_intercept(W, b_int))
     if system.active.size == 0 or not _direct_solve_is_small(system):
         return 0
-    start = _objective(problem, system)
+    start = system.objective()
     reached, n_steps, objective = _newton_steps(problem, system, start)
     if n_steps == 0 or objective >= start - OBJECTIVE_SLACK * abs(start):
         return 0
@@ -75,7 +75,7 @@ def _newton_steps(problem, system: ActiveGroupSystem, objective: float):
             return system, n_steps, objective
         if not np.all(np.isfinite(step)):
             return system, n_steps, objective
-        moved = _backtrack(problem, system, step, objective)
+        moved = _backtrack(system, step, objective)
         if moved is None:
             return system, n_steps, objective
         system, objective = moved
@@ -87,15 +87,14 @@ def _newton_steps(problem, system: ActiveGroupSystem, objective: float):
 STEP_LENGTHS = tuple(0.5**k for k in range(11))
 
 
-def _backtrack(problem, system: ActiveGroupSystem, step, objective):
+def _backtrack(system: ActiveGroupSystem, step, objective):
     """(the system at the longest step of ``STEP_LENGTHS`` that does not raise the
     objective beyond rounding, its objective), or None."""
     for length in STEP_LENGTHS:
-        coef, intercept = system.moved(length * step)
-        if np.any(problem.groups.norms(coef)[system.active] == 0.0):
+        moved = system.at_point(*system.moved(length * step))
+        if np.any(moved.active_norms == 0.0):
             continue
-        moved = system.at_point(coef, intercept)
-        value = _objective(problem, moved)
+        value = moved.objective()
         if value <= objective + OBJECTIVE_SLACK * abs(objective):
             return moved, value
     return None
@@ -111,7 +110,3 @@ def _solver(system: ActiveGroupSystem):
         return structured_direct_solver(system)
     factor = scipy.linalg.cho_factor(system.dense(), check_finite=False)
     return lambda r: scipy.linalg.cho_solve(factor, r, check_finite=False)
-
-
-def _objective(problem, system: ActiveGroupSystem) -> float:
-    return problem.objective(system.coef, system.R)

@@ -114,18 +114,30 @@ class ActiveGroupSystem:
         return self.features.size + int(self.problem.fit_intercept)
 
     @cached_property
-    def _norms(self) -> np.ndarray:
-        return self.problem.groups.norms(self.coef)[self.active]
+    def active_norms(self) -> np.ndarray:
+        """||W_g|| of the active groups, from the rows of W_F alone."""
+        W_F = self.coef[self.features]
+        return np.sqrt(self._group_rows(np.einsum("jt,jt->j", W_F, W_F)))
+
+    def objective(self) -> float:
+        """The problem's objective at this point (``BlockProblem.objective``),
+        from the active groups alone: the others are zero at every point of the
+        system, so this costs O(|F| T), not O(p T)."""
+        problem = self.problem
+        penalty = float(problem.lam[self.active] @ self.active_norms)
+        if problem.l2:
+            penalty += 0.5 * problem.l2 * float(np.sum(self.coef[self.features] ** 2))
+        return 0.5 * float(np.sum(self.R**2)) / problem.n_samples + penalty
 
     @cached_property
     def _directions(self) -> np.ndarray:
         """u_g = W_g / ||W_g|| on the rows of W_F, shape (|F|, T)."""
-        return self.coef[self.features] / self._norms[self._row_group][:, None]
+        return self.coef[self.features] / self.active_norms[self._row_group][:, None]
 
     @cached_property
     def _lam_over_norm(self) -> np.ndarray:
         """lam_g / ||W_g|| on the rows of W_F, shape (|F|,)."""
-        return (self.problem.lam[self.active] / self._norms)[self._row_group]
+        return (self.problem.lam[self.active] / self.active_norms)[self._row_group]
 
     def _split(self, v):
         m = self.features.size * self.n_tasks
@@ -224,7 +236,7 @@ def structured_solver(system: ActiveGroupSystem):
     factor_A = scipy.linalg.cho_factor(A, lower=True, check_finite=False)
     u = system._directions
     inner = system._group_sums_2d(_inverse_block(factor_A, m) * (u @ u.T))
-    capacitance = np.diag(system._norms / system.problem.lam[system.active]) - inner
+    capacitance = np.diag(system.active_norms / system.problem.lam[system.active]) - inner
     factor_S = scipy.linalg.cho_factor(capacitance, check_finite=False)
     row_group = system._row_group
 
@@ -283,7 +295,7 @@ def low_rank_solver(system: ActiveGroupSystem):
     means = X_F.mean(axis=0) if problem.fit_intercept else np.zeros(m)
     Xc = (X_F - means) / np.sqrt(n)
     u = system._directions[:, 0]
-    c = problem.lam[system.active] / system._norms
+    c = problem.lam[system.active] / system.active_norms
     d = problem.l2 + system._lam_over_norm
     row_group = system._row_group
     Xc_scaled = Xc / d
