@@ -109,7 +109,9 @@ def test_ovr_coefficients_are_saga_one_vs_rest(data):
 def test_sparse_logistic_cv_on_several_classes_with_string_labels(data):
     X, y, X_val, y_val = data
     names = np.array(["ant", "bee", "cat", "dog"])
-    est = hl.SparseLogisticRegressionCV(cv=3, max_iter=10).fit(X, names[y])
+    est = hl.SparseLogisticRegressionCV(cv=3, max_iter=10, multi_class="ovr").fit(
+        X, names[y])
+    assert est.multi_class_ == "ovr"
     assert list(est.classes_) == list(names)
     assert est.coef_.shape == (4, 30) and est.intercept_.shape == (4,)
     proba = est.predict_proba(X_val)
@@ -123,7 +125,7 @@ def test_sparse_logistic_cv_on_several_classes_with_string_labels(data):
 def test_multi_class_option_is_checked(data):
     X, y, _, _ = data
     with pytest.raises(ValueError, match="multi_class"):
-        hl.SparseLogisticRegressionCV(multi_class="multinomial").fit(X, y)
+        hl.SparseLogisticRegressionCV(multi_class="softmax").fit(X, y)
 
 
 def test_ovr_target_and_criterion_errors(data):

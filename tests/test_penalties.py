@@ -231,7 +231,7 @@ def test_check_penalty_names_the_registered_penalties():
     assert penalties.check_penalty(GroupL2) is GroupL2
     assert penalties.check_penalty("box") is Box
     with pytest.raises(ValueError, match=r"penalty must be one of the penalties "
-                                         r"\['box', 'group_l2', 'l1_l2'\]"):
+                                         r"\['box', 'class_l1', 'group_l2', 'l1_l2'\]"):
         penalties.check_penalty("l0")
     with pytest.raises(ValueError,
                        match=r"separable penalties \['box', 'l1_l2'\] .*, got 'group_l2'"):

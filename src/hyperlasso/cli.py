@@ -300,7 +300,7 @@ def criterion_path(estimator, X, y, n_points: int = 25):
     model = estimator._model()
     if model.layout == "per_unit":  # the path of the single-penalty stage
         model = estimator._stage_model()
-    if model.kind == "ovr":  # the target is the class index
+    if getattr(model, "class_indices", False):  # the target is the class index
         y = np.searchsorted(estimator.classes_, y)
     y_model = model.check_target(y)
     X = X.astype(np.float64)

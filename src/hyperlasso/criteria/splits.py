@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -75,7 +76,9 @@ def make_objective(criterion, model: Model, X, y: np.ndarray, settings: Settings
 #: The held-out loss of "cv" and "holdout", by the model's ``held_out`` name.
 HELD_OUT = {"mse": HeldOutMSE, "logistic": HeldOutLogistic,
             "smoothed_hinge": HeldOutSmoothedHinge,
-            "multiclass_log_loss": HeldOutMulticlassLogLoss}
+            "multiclass_log_loss": HeldOutMulticlassLogLoss,
+            "multinomial_log_loss": partial(HeldOutMulticlassLogLoss,
+                                            probabilities="softmax")}
 
 
 def is_classifier(model) -> bool:

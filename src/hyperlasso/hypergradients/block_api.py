@@ -11,7 +11,11 @@ from hyperlasso.hypergradients.block_iterative import (
     block_forward,
     block_implicit_forward,
 )
-from hyperlasso.hypergradients.block_methods import block_implicit, block_polish
+from hyperlasso.hypergradients.block_methods import (
+    block_implicit,
+    block_polish,
+    shape_matches,
+)
 from hyperlasso.hypergradients.methods import Context, check_needs
 from hyperlasso.inner.block_models import BlockModel
 from hyperlasso.inner.problem import Design
@@ -44,6 +48,10 @@ def block_context(model: BlockModel, criterion, alpha, design: Design, Y: np.nda
 
 def run_block_method(ctx: Context, method: str):
     """Run ``method`` on the block context, BLAS single-threaded."""
+    available = getattr(ctx.model, "hypergradient_methods", tuple(BLOCK_METHODS))
+    if method not in available:
+        raise ValueError(f"method={method!r} is not available for {ctx.model.name}; "
+                         f"use one of {sorted(available)}.")
     check_needs(ctx.model, method, BLOCK_METHODS[method])
     with single_threaded_blas():
         return BLOCK_METHODS[method](ctx)
@@ -71,7 +79,7 @@ def _check_criterion_shape(criterion, model: BlockModel, shape: tuple[int, int])
     """The criterion's coef shape (if it says) must be the model's, up to T = 1."""
     expected = getattr(criterion, "coef_shape", None)
     own = shape[:1] if model.single_task else shape
-    if expected is None or tuple(expected) == own:
+    if shape_matches(expected, own):
         return
     if int(np.prod(expected)) == shape[0] and shape[1] == 1:
         return  # one task: a 1-D criterion and a (p, 1) coef are the same thing

@@ -50,10 +50,19 @@ MAX_REFINEMENT_STEPS = 8
 REFINEMENT_RTOL = 1e-13
 
 
+def shape_matches(expected, shape) -> bool:
+    """Whether a criterion's ``coef_shape`` (None: any; -1: any size on that
+    axis, the multiclass log-loss's K) admits coefficients of ``shape``."""
+    if expected is None:
+        return True
+    return len(expected) == len(shape) and all(
+        e in (-1, s) for e, s in zip(expected, shape, strict=True))
+
+
 def criterion_at(ctx: Context, coef, intercept, support):
     """Criterion value and its gradients as (p, T) and (T,) arrays."""
     coef_user, intercept_user = ctx.model.user_point(coef, intercept)
-    if getattr(ctx.criterion, "coef_shape", coef_user.shape) != coef_user.shape:
+    if not shape_matches(getattr(ctx.criterion, "coef_shape", None), coef_user.shape):
         coef_user, intercept_user = coef_user[:, 0], float(intercept_user[0])  # T = 1
     value, grad_coef, grad_intercept = criterion_on_support(
         ctx.criterion, coef_user, intercept_user, support)
@@ -88,7 +97,7 @@ def _adjoint_gradient(ctx: Context, system: ActiveGroupSystem, solver):
 def block_implicit(ctx: Context) -> MethodOutput:
     """Implicit differentiation: one adjoint solve on the active groups."""
     solution = block_solution(ctx)
-    system = ActiveGroupSystem.at(ctx.problem, solution.coef, solution.intercept)
+    system = ctx.problem.active_system(solution.coef, solution.intercept)
     linear_solver = choose_linear_solver(ctx.linear_solver, system.direct_size)
     value, gradient = _adjoint_gradient(ctx, system, block_solver(system, linear_solver))
     return MethodOutput(solution, value, gradient, linear_solver)
@@ -138,7 +147,7 @@ def block_polish(ctx: Context) -> MethodOutput:
 def _block_polish_at(ctx: Context, solution, last: bool) -> MethodOutput | None:
     """Polish from ``solution``; if the steps are refused, None, or implicit
     differentiation at ``solution`` when this is the ``last`` attempt."""
-    system = ActiveGroupSystem.at(ctx.problem, solution.coef, solution.intercept)
+    system = ctx.problem.active_system(solution.coef, solution.intercept)
     linear_solver = choose_linear_solver(ctx.linear_solver, system.direct_size)
     base = block_solver(system, linear_solver)
     polished, n_steps, reason, opt = _newton(ctx, system, base)

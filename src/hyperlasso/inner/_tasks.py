@@ -14,10 +14,12 @@ the datafit's per-feature gradient and intercept step task by task.
 
 from __future__ import annotations
 
-from numba import types
+import numpy as np
+from numba import njit, types
 from numba.extending import overload
 
 from hyperlasso.inner.datafits import REDUCTION_MATH, _implementation, lipschitz_factor
+from hyperlasso.inner.softmax import Multinomial
 
 
 def n_tasks(A):  # pragma: no cover - numba overload below
@@ -130,6 +132,8 @@ def feature_gradient(X, datafit, S, j, out):  # pragma: no cover - numba overloa
 
 @overload(feature_gradient, jit_options={"cache": True, "fastmath": REDUCTION_MATH})
 def _feature_gradient(X, datafit, S, j, out):
+    if _is_multinomial(datafit):
+        return _multinomial_feature_gradient(X)
     task_major = S.ndim == 1 or S.layout == "F"
     if isinstance(X, types.Array) and task_major:
         def dense_by_task(X, datafit, S, j, out):
@@ -181,6 +185,17 @@ def intercept_gradient(datafit, S, t):  # pragma: no cover - numba overload belo
 
 @overload(intercept_gradient, jit_options={"cache": True, "fastmath": REDUCTION_MATH})
 def _intercept_gradient(datafit, S, t):
+    if _is_multinomial(datafit):
+        def multinomial(datafit, S, t):
+            n, K = S.shape
+            probs = np.empty(K)
+            s = 0.0
+            for i in range(n):
+                softmax_row(S, i, probs)
+                s += probs[t] - datafit.y[i, t]
+            return s / n
+        return multinomial
+
     def gradient(datafit, S, t):
         n = S.shape[0]
         s = 0.0
@@ -208,6 +223,22 @@ def state_value(datafit, S):  # pragma: no cover - numba overload below
 
 @overload(state_value, jit_options={"cache": True})
 def _state_value(datafit, S):
+    if _is_multinomial(datafit):
+        def multinomial(datafit, S):
+            n, K = S.shape
+            total = 0.0
+            for i in range(n):
+                top = S[i, 0]
+                for t in range(1, K):
+                    top = max(top, S[i, t])
+                mass, linear = 0.0, 0.0
+                for t in range(K):
+                    mass += np.exp(S[i, t] - top)
+                    linear += datafit.y[i, t] * S[i, t]
+                total += top + np.log(mass) - linear
+            return total / n
+        return multinomial
+
     def value(datafit, S):
         n = S.shape[0]
         total = 0.0
@@ -260,3 +291,54 @@ def _add_column(X, j, delta, S):
             for t in range(S.shape[1]):
                 S[i, t] += x * delta[t]
     return sparse_by_sample
+
+
+# ------------------------------------------- the multinomial datafit (``softmax``)
+def _is_multinomial(datafit) -> bool:
+    return getattr(datafit, "instance_class", None) is Multinomial
+
+
+@njit(cache=True, nogil=True)
+def softmax_row(S, i, probs):
+    """probs[:] = softmax(S[i, :]) (shifted by the row's largest entry)."""
+    K = probs.shape[0]
+    top = S[i, 0]
+    for t in range(1, K):
+        top = max(top, S[i, t])
+    mass = 0.0
+    for t in range(K):
+        probs[t] = np.exp(S[i, t] - top)
+        mass += probs[t]
+    for t in range(K):
+        probs[t] /= mass
+
+
+def _multinomial_feature_gradient(X):
+    """out[k] = X[:, j] @ (P[:, k] - Y[:, k]) / n, P the row softmax of S (n, K):
+    rows of S are read whole (a softmax each), so S is kept in C order."""
+    if isinstance(X, types.Array):
+        def dense(X, datafit, S, j, out):
+            n, K = S.shape
+            probs = np.empty(K)
+            out[:] = 0.0
+            for i in range(n):
+                x = X[i, j]
+                if x != 0.0:
+                    softmax_row(S, i, probs)
+                    for t in range(K):
+                        out[t] += x * (probs[t] - datafit.y[i, t])
+            out /= n
+        return dense
+
+    def sparse(X, datafit, S, j, out):
+        data, indices, indptr = X
+        n, K = S.shape
+        probs = np.empty(K)
+        out[:] = 0.0
+        for k in range(indptr[j], indptr[j + 1]):
+            i, x = indices[k], data[k]
+            softmax_row(S, i, probs)
+            for t in range(K):
+                out[t] += x * (probs[t] - datafit.y[i, t])
+        out /= n
+    return sparse

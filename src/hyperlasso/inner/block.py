@@ -19,6 +19,7 @@ import scipy.sparse as sp
 
 from hyperlasso.inner._design import TASK_MAJOR_BELOW
 from hyperlasso.inner.block_newton import newton_on_active_groups
+from hyperlasso.inner.block_system import ActiveGroupSystem
 from hyperlasso.inner.datafits import Quadratic
 from hyperlasso.inner.groups import Groups
 from hyperlasso.inner.penalties import GroupL2
@@ -126,6 +127,11 @@ class BlockProblem:
         theta = theta * scale
         dual = float(np.sum(theta * self.Y) - 0.5 * n * np.sum(theta**2)) - conj
         return self.objective(W, R) - dual
+
+    def active_system(self, coef: np.ndarray, intercept: np.ndarray):
+        """The optimality system on the active groups at (coef, intercept), which
+        implicit differentiation and polish solve (``block_system``)."""
+        return ActiveGroupSystem.at(self, coef, intercept)
 
     # ---------------------------------------------- what the solver asks (solver.py)
     newton_finisher = staticmethod(newton_on_active_groups)

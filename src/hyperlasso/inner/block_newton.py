@@ -16,11 +16,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from hyperlasso.inner.block_system import (
-    ActiveGroupSystem,
-    has_structured_solve,
-    structured_direct_solver,
-)
+from hyperlasso.inner.block_system import has_structured_solve, structured_direct_solver
 
 #: Newton steps per call at most (quadratic convergence: 3 to 5 from a point
 #: where coordinate descent has identified the support).
@@ -48,7 +44,7 @@ def newton_on_active_groups(problem, state) -> int:
     Returns the number of Newton steps taken (0: the state is unchanged).
     """
     W, R, b_int = state
-    system = ActiveGroupSystem.at(problem, W, problem.external_intercept(W, b_int))
+    system = problem.active_system(W, problem.external_intercept(W, b_int))
     if system.active.size == 0 or not _direct_solve_is_small(system):
         return 0
     start = system.objective()
@@ -57,11 +53,11 @@ def newton_on_active_groups(problem, state) -> int:
         return 0
     W[:] = reached.coef
     b_int[:] = problem.internal_intercept(reached.coef, reached.intercept)
-    R[:] = reached.R
+    R[:] = reached.R  # the datafit's state: the residual, or Z (multinomial)
     return n_steps
 
 
-def _newton_steps(problem, system: ActiveGroupSystem, objective: float):
+def _newton_steps(problem, system, objective: float):
     """Newton steps with backtracking from ``system`` (objective ``objective``):
     (the system reached, the steps taken, its objective)."""
     scale = max(float(np.max(problem.lam)), 1e-300)
@@ -87,12 +83,12 @@ def _newton_steps(problem, system: ActiveGroupSystem, objective: float):
 STEP_LENGTHS = tuple(0.5**k for k in range(11))
 
 
-def _backtrack(system: ActiveGroupSystem, step, objective):
+def _backtrack(system, step, objective):
     """(the system at the longest step of ``STEP_LENGTHS`` that does not raise the
     objective beyond rounding, its objective), or None."""
     for length in STEP_LENGTHS:
         moved = system.at_point(*system.moved(length * step))
-        if np.any(moved.active_norms == 0.0):
+        if not system.keeps_support(moved):
             continue
         value = moved.objective()
         if value <= objective + OBJECTIVE_SLACK * abs(objective):
@@ -100,13 +96,19 @@ def _backtrack(system: ActiveGroupSystem, step, objective):
     return None
 
 
-def _direct_solve_is_small(system: ActiveGroupSystem) -> bool:
+def _direct_solve_is_small(system) -> bool:
     return has_structured_solve(system) or system.direct_size <= MAX_DIRECT_SIZE
 
 
-def _solver(system: ActiveGroupSystem):
-    """H^{-1} by the structured solves of ``block_system``, or H's Cholesky."""
+def _solver(system):
+    """H^{-1} by the structured solves of ``block_system``, or H's Cholesky; for a
+    singular H (collinear active columns), its minimum-norm least-squares
+    solution, a step within H's range (the backtracking judges it)."""
     if has_structured_solve(system):
         return structured_direct_solver(system)
-    factor = scipy.linalg.cho_factor(system.dense(), check_finite=False)
+    H = system.dense()
+    try:
+        factor = scipy.linalg.cho_factor(H, check_finite=False)
+    except np.linalg.LinAlgError:
+        return lambda r: scipy.linalg.lstsq(H, r, check_finite=False)[0]
     return lambda r: scipy.linalg.cho_solve(factor, r, check_finite=False)

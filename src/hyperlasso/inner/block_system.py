@@ -119,6 +119,10 @@ class ActiveGroupSystem:
         W_F = self.coef[self.features]
         return np.sqrt(self._group_rows(np.einsum("jt,jt->j", W_F, W_F)))
 
+    def keeps_support(self, other: ActiveGroupSystem) -> bool:
+        """Whether no active group of ``other`` (a moved point) is zero."""
+        return bool(np.all(other.active_norms > 0.0))
+
     def objective(self) -> float:
         """The problem's objective at this point (``BlockProblem.objective``),
         from the active groups alone: the others are zero at every point of the
@@ -263,9 +267,12 @@ def low_rank_applies(system: ActiveGroupSystem) -> bool:
         < LOW_RANK_RATIO * system.features.size)
 
 
-def has_structured_solve(system: ActiveGroupSystem) -> bool:
+def has_structured_solve(system) -> bool:
     """Whether H has a solve cheaper than its own factorization: several tasks
-    (``structured_solver``) or the low-rank case of one task (``low_rank_solver``)."""
+    (``structured_solver``) or the low-rank case of one task (``low_rank_solver``);
+    never for another system (the multinomial one: its tasks are coupled)."""
+    if not isinstance(system, ActiveGroupSystem):
+        return False
     return system.n_tasks > 1 or low_rank_applies(system)
 
 

@@ -247,7 +247,12 @@ def _sample_hessian(datafit_, zi_, i_):
 
 @overload(lipschitz_factor, jit_options={"cache": True})
 def _lipschitz_factor(datafit_):
-    factor = float(_implementation(datafit_, "lipschitz_factor"))
+    from hyperlasso.inner.softmax import Multinomial  # it imports this module
+
+    if getattr(datafit_, "instance_class", None) is Multinomial:
+        factor = Multinomial.lipschitz_factor
+    else:
+        factor = float(_implementation(datafit_, "lipschitz_factor"))
     return lambda datafit_: factor
 
 

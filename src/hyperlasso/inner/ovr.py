@@ -91,6 +91,8 @@ class OneVsRest(Model):
     name = "ovr"
     held_out = "multiclass_log_loss"
     multi_output = True
+    #: The target is the class indices 0..K-1 (``check_target``).
+    class_indices = True
 
     def __post_init__(self):
         if self.n_classes < 2:

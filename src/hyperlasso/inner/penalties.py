@@ -35,6 +35,7 @@ from numba import njit
 
 from hyperlasso.inner._tasks import entry, n_tasks
 from hyperlasso.inner.box import Box
+from hyperlasso.inner.class_l1 import ClassL1
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -302,7 +303,7 @@ class GroupL2(NamedTuple):
 
 
 #: The registered penalties, by name.
-PENALTIES = {cls.name: cls for cls in (L1L2, GroupL2, Box)}
+PENALTIES = {cls.name: cls for cls in (L1L2, GroupL2, Box, ClassL1)}
 
 
 def check_penalty(penalty, separable: bool | None = None) -> type:

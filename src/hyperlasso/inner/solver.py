@@ -23,7 +23,8 @@ A problem tells the loop what it needs (``InnerProblem`` in ``problem.py``,
 - ``kernel_state((W, S, b))``: the state as ``_cd`` takes it (views);
 - ``active_units(W)``: which units are not zero;
 - ``newton_finisher``: None, or a function that takes Newton steps on the
-  active units of a state (``block_newton``);
+  active units of a state (``block_newton``), tried when the active units (or
+  the optional ``newton_support(W)``) stay the same over a chunk of epochs;
 - ``shuffle_units`` (optional): whether every epoch visits the units in a new
   order (the SVM's dual), False by default (cyclic, as skglm and celer);
 - ``epochs_per_check`` (optional): None, or the most epochs of coordinate
@@ -239,10 +240,18 @@ def _solve_working_set(problem, state, ws, tol_in, max_epochs) -> int:
         done += epochs
         if epochs < chunk:
             return done
-        active = np.flatnonzero(problem.active_units(state[0]))
+        active = _newton_support(problem, state[0])
         stable = previous is not None and np.array_equal(active, previous)
         if stable and not (tried is not None and np.array_equal(active, tried)):
             finisher(problem, state)
             tried = active
         previous = active
     return done
+
+
+def _newton_support(problem, W) -> np.ndarray:
+    """What must stay the same over a chunk of epochs before Newton steps: the
+    problem's ``newton_support(W)`` if it has one (the non-zero entries, for an
+    l1 penalty on several tasks), else the indices of its active units."""
+    own = getattr(problem, "newton_support", None)
+    return own(W) if own is not None else np.flatnonzero(problem.active_units(W))
