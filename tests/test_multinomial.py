@@ -168,7 +168,8 @@ def test_alpha_max_gives_the_null_solution(data):
 def test_multinomial_estimator(data):
     X, y, X_val, y_val = data
     names = np.array(["ant", "bee", "cat"])
-    est = hl.SparseLogisticRegressionCV(cv=3, max_iter=15).fit(X, names[y])
+    est = hl.SparseLogisticRegressionCV(cv=3, max_iter=15, multi_class="multinomial"
+                                        ).fit(X, names[y])
     assert est.multi_class_ == "multinomial"
     assert est.coef_.shape == (K, X.shape[1]) and est.intercept_.shape == (K,)
     scores = X_val @ est.coef_.T + est.intercept_
@@ -189,6 +190,8 @@ def test_multinomial_estimator(data):
 def test_group_estimator_keeps_features_for_every_class(data):
     X, y, _, _ = data
     est = hl.SparseLogisticRegressionCV(cv=3, max_iter=15, penalty="group").fit(X, y)
+    assert est.multi_class_ == "multinomial"  # "auto" with the group penalty
+    assert hl.SparseLogisticRegressionCV(max_iter=2).fit(X, y).multi_class_ == "ovr"
     kept = np.any(est.coef_ != 0, axis=0)
     assert np.all(est.coef_[:, kept] != 0)
     np.testing.assert_allclose(est.coef_.sum(axis=0), 0.0, atol=1e-8)

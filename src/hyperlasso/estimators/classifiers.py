@@ -30,9 +30,12 @@ class SparseLogisticRegressionCV(LinearClassifierMixin, ClassifierMixin, HyperCV
                "(``HeldOutMulticlassLogLoss``); coef_ has\n    shape (K, n_features).\n"
                + _PARAMETERS_DOC + """\
     multi_class : {"auto", "multinomial", "ovr"}, default="auto"
-        How more than two classes are handled: the multinomial loss ("auto"
-        picks it, as scikit-learn does) or one-vs-rest. Two classes are always
-        the binary model.
+        How more than two classes are handled: the multinomial loss (softmax) or
+        one-vs-rest. "auto" picks one-vs-rest for the l1 penalty (the
+        multinomial model's solver is much slower on large supports: see
+        docs/multiclass.md) and the multinomial model for the group penalty.
+        Two classes are always the binary model. ``multi_class_`` says which
+        was fitted.
     penalty : {"l1", "group"}, default="l1"
         The multinomial model's penalty: alpha sum_jk |W_jk| (scikit-learn's
         ``LogisticRegression(penalty="l1")``), or alpha sum_j ||W_j||_2 over the
@@ -64,11 +67,20 @@ class SparseLogisticRegressionCV(LinearClassifierMixin, ClassifierMixin, HyperCV
         n_classes = len(getattr(self, "classes_", ()))
         if n_classes <= 2:
             return binary
-        if self.multi_class == "ovr":
+        if self._resolved_multi_class(n_classes) == "ovr":
             return OneVsRest(fit_intercept=self.fit_intercept, n_classes=n_classes,
                              binary=binary)
         return MultinomialLogistic(n_classes=n_classes, penalty_kind=self.penalty,
                                    fit_intercept=self.fit_intercept)
+
+    def _resolved_multi_class(self, n_classes: int) -> str:
+        """"binary", "ovr" or "multinomial" ("auto": one-vs-rest for the l1
+        penalty, the multinomial model for the group penalty)."""
+        if n_classes <= 2:
+            return "binary"
+        if self.multi_class == "auto":
+            return "multinomial" if self.penalty == "group" else "ovr"
+        return self.multi_class
 
     def _check_penalty(self, n_classes: int) -> None:
         if self.penalty == "group" and (n_classes <= 2 or self.multi_class == "ovr"):
@@ -104,8 +116,7 @@ class SparseLogisticRegressionCV(LinearClassifierMixin, ClassifierMixin, HyperCV
         model, space, result = self._tune(X, y_model)
         solution = self._refit(model, X, y_model, space.alpha(result.theta))
         self._set_fitted(space, result, solution, history_dict(space, result))
-        self.multi_class_ = ("binary" if classes.size <= 2 else
-                             "ovr" if self.multi_class == "ovr" else "multinomial")
+        self.multi_class_ = self._resolved_multi_class(classes.size)
         if self.multi_class_ == "multinomial":  # the softmax's intercepts: sum 0
             self.coef_ = solution.coef.T.copy()
             self.intercept_ = solution.intercept - solution.intercept.mean()
