@@ -48,6 +48,7 @@ from hyperlasso.inner.models import (
     SparseLogisticRegression,
     WeightedLasso,
 )
+from hyperlasso.inner.multinomial import MultinomialLogistic
 from hyperlasso.inner.ovr import OneVsRest
 from hyperlasso.inner.solver import InnerSolution
 
@@ -63,7 +64,7 @@ __all__ = [
     "MultiTaskLasso", "WeightedGroupLasso", "WeightedMultiTaskLasso", "GroupLassoCV",
     "MultiTaskLassoCV", "WeightedGroupLassoCV", "WeightedMultiTaskLassoCV",
     "LinearSVCCV", "LinearSVRCV", "LinearSVM", "LinearSVR", "HeldOutMulticlassLogLoss",
-    "OneVsRest",
+    "OneVsRest", "MultinomialLogistic",
 ]
 
 
