@@ -206,7 +206,10 @@ def _newton(ctx: Context, system: ActiveGroupSystem, solver):
             return system, step, "non-finite Newton step", None
         if np.any(ctx.problem.groups.norms(coef)[system.active] < 0.5 * old_norms):
             return system, step, "an active group shrank towards zero", None
-        current, previous = current.at_point(coef, intercept), size
+        moved = current.at_point(coef, intercept)
+        if not system.keeps_support(moved):
+            return system, step, "an entry of the support changed sign", None
+        current, previous = moved, size
     problem = ctx.problem
     b_int = problem.internal_intercept(current.coef, current.intercept)
     opt = problem.optimality(current.coef, b_int, current.R)
@@ -218,4 +221,7 @@ def _off_support_violation(problem, system: ActiveGroupSystem, opt) -> str:
     inactive[system.active] = False
     if np.any(opt.violations[inactive] > POLISH_SLACK * problem.lam[inactive]):
         return "off-support optimality violated"
+    zeros_within = getattr(system, "zero_entries_violation", None)
+    if zeros_within is not None and zeros_within(opt.grad) > POLISH_SLACK:
+        return "optimality violated at a zero entry of an active row"
     return ""

@@ -11,8 +11,11 @@ only: the unknowns are those entries). The Jacobian is the datafit's Hessian
 sum_i (a_i a_i^T) (x) (diag(p_i) - p_i p_i^T) / n plus, for the group penalty,
 blockdiag_j(lam_j (I - u_j u_j^T) / ||W_j||). The softmax does not see a common
 shift of the intercepts, so the last class's intercept is held fixed (not an
-unknown): the criteria do not see that shift either, and the system is then
-regular. The derivatives in lam_j are s_j.
+unknown): the criteria do not see that shift either. The system is then regular
+unless a row's K entries are all unknowns under the l1 penalty (possible for an
+even K: its median interval may hold no shift): the row's shift is then a null
+direction, orthogonal to the signs, so the least-squares solve (with a warning)
+still gives the exact hypergradient. The derivatives in lam_j are s_j.
 
 Unknowns are ordered row after row of [W_F; b] (classes inside), the masked
 entries only. It implements the protocol of ``restricted.py`` (``size``,
@@ -128,6 +131,18 @@ class MultinomialSystem:
             return bool(np.all(np.linalg.norm(new, axis=1) > 0.0))
         rows = self.mask[:m]
         return bool(np.all(np.sign(new[rows]) == np.sign(old[rows])))
+
+    def zero_entries_violation(self, grad: np.ndarray) -> float:
+        """Largest relative violation, max(|grad_jk| / lam_j - 1, 0), of the l1
+        optimality at the zero entries of the support's rows (not unknowns, so
+        Newton steps do not keep them optimal); 0 for the group penalty."""
+        m = self.features.size
+        if self.problem.penalty_kind == "group" or m == 0:
+            return 0.0
+        zeros = ~self.mask[:m]
+        lam = self.problem.lam[self.features][:, None]
+        excess = np.abs(grad[self.features]) / lam - 1.0
+        return float(np.max(excess[zeros], initial=0.0)) if zeros.any() else 0.0
 
     def _full(self, v: np.ndarray) -> np.ndarray:
         """The unknowns as [W_F; b] entries, zero off the mask, shape of mask."""

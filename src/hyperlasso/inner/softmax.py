@@ -74,3 +74,33 @@ def entropy_sum(P: np.ndarray) -> float:
     """sum_ik -p_ik log p_ik (0 log 0 = 0): n times the dual's datafit term."""
     positive = P > 0
     return float(-np.sum(P[positive] * np.log(P[positive])))
+
+
+#: Newton steps of ``optimal_shift`` at most (quadratic convergence from the
+#: solver's intercepts, which are near the optimum).
+SHIFT_STEPS = 50
+
+
+def optimal_shift(Z: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """delta (K,) minimizing F(Z + 1 delta^T), delta_K = 0: damped Newton steps on
+    the K - 1 free intercepts (every class must have a sample)."""
+    K = Y.shape[1]
+    delta = np.zeros(K)
+    value = loss(Z, Y)
+    for _ in range(SHIFT_STEPS):
+        P = probabilities(Z + delta)
+        gradient = (P - Y).mean(axis=0)[:K - 1]
+        if np.max(np.abs(gradient)) <= 1e-15:
+            break
+        hessian = (np.diag(P.mean(axis=0)) - P.T @ P / P.shape[0])[:K - 1, :K - 1]
+        step = np.linalg.solve(hessian, gradient)
+        for length in 0.5 ** np.arange(30):
+            trial = delta.copy()
+            trial[:K - 1] -= length * step
+            trial_value = loss(Z + trial, Y)
+            if trial_value <= value:
+                break
+        else:
+            break
+        delta, value = trial, trial_value
+    return delta
