@@ -96,3 +96,15 @@ def check_target_matrix(Y, n_samples: int, name: str = "Y",
         raise ValueError(f"{name} must have at least one task (column).")
     return _finite_rows(Y, n_samples, name, matrix,
                         lambda a: np.ascontiguousarray(a, dtype=np.float64))
+
+
+def check_class_indices(y, n_classes: int, model: str,
+                        n_samples: int | None = None) -> np.ndarray:
+    """y as integer class indices 0..n_classes-1, shape (n_samples,), or a
+    ValueError naming the model."""
+    y = np.asarray(y)
+    if y.ndim != 1 or (n_samples is not None and y.shape[0] != n_samples) or \
+            not np.all(np.isin(y, np.arange(n_classes))):
+        raise ValueError(f"y must be a vector of class indices 0..{n_classes - 1}, "
+                         f"one per sample, for the {model} model.")
+    return y.astype(np.intp)

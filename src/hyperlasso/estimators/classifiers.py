@@ -83,7 +83,8 @@ class SparseLogisticRegressionCV(LinearClassifierMixin, ClassifierMixin, HyperCV
         return self.multi_class
 
     def _check_penalty(self, n_classes: int) -> None:
-        if self.penalty == "group" and (n_classes <= 2 or self.multi_class == "ovr"):
+        if self.penalty == "group" and self._resolved_multi_class(n_classes) != \
+                "multinomial":
             raise ValueError(
                 "penalty='group' (a feature in or out for every class) needs the "
                 "multinomial model: more than two classes and multi_class='auto' or "

@@ -105,11 +105,3 @@ class ClassL1(NamedTuple):
     def value(self, W: np.ndarray) -> float:
         """sum_j lam_j sum_k |W_jk|."""
         return float(self.lam @ np.abs(W).sum(axis=1))
-
-    def distances(self, W: np.ndarray, grad: np.ndarray) -> np.ndarray:
-        """Distance of -grad_j to the subdifferential at W_j, shape (n_features,)
-        (the Euclidean norm of the entries' distances)."""
-        lam = self.lam[:, None]
-        entries = np.where(W != 0, np.abs(grad + lam * np.sign(W)),
-                           np.maximum(np.abs(grad) - lam, 0.0))
-        return np.sqrt(np.sum(entries**2, axis=1))

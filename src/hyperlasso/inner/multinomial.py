@@ -23,13 +23,14 @@ from functools import cached_property
 
 import numpy as np
 
+from hyperlasso._validation import check_class_indices
 from hyperlasso.inner import softmax
 from hyperlasso.inner.block import BlockProblem
 from hyperlasso.inner.block_models import BlockModel
 from hyperlasso.inner.block_newton import newton_on_active_groups
 from hyperlasso.inner.class_l1 import ClassL1
 from hyperlasso.inner.multinomial_system import MultinomialSystem
-from hyperlasso.inner.penalties import GroupL2
+from hyperlasso.inner.penalties import L1L2, GroupL2
 from hyperlasso.inner.problem import Design
 from hyperlasso.inner.softmax import Multinomial
 from hyperlasso.inner.solver import Optimality
@@ -119,7 +120,8 @@ class MultinomialProblem(BlockProblem):
         (for l1 the Euclidean norm of the entries' distances)."""
         if self.penalty_kind == "group":
             return self.penalty.distances(W, grad, self.groups)
-        return self.penalty.distances(W, grad)
+        entries = L1L2(self.lam[:, None], 0.0).distances(W, grad)
+        return np.sqrt(np.sum(entries**2, axis=1))
 
     def dual_scale(self, xt_theta: np.ndarray) -> float:
         """Largest c <= 1 with c X^T theta in the dual ball of Omega."""
@@ -131,17 +133,20 @@ class MultinomialProblem(BlockProblem):
                           where=size > 0)
         return float(min(1.0, ratio.min(initial=np.inf)))
 
-    def gap_at(self, W: np.ndarray, Z: np.ndarray) -> float:
+    def gap_at(self, W: np.ndarray, Z: np.ndarray, P: np.ndarray,
+               grad: np.ndarray) -> float:
         """Primal objective at (W, b) minus a dual objective: the dual point
         theta = c (Y - P*) / n with P* = softmax(Z + 1 delta^T) at the optimal
         shift delta of the intercepts for this W (``softmax.optimal_shift``),
         so that sum_i theta_i = 0 (the intercepts' dual constraint); F's
         conjugate is then the entropy of u_i = (1 - c) y_i + c p*_i, in the
         simplex, and the dual objective sum_i H(u_i) / n bounds the joint
-        minimum over (W, b) from below (a certificate)."""
-        shifted = Z + softmax.optimal_shift(Z, self.Y) if self.fit_intercept else Z
-        P = softmax.probabilities(shifted)
-        grad = self.design.rmatmat(P - self.Y) / self.n_samples
+        minimum over (W, b) from below (a certificate). ``P`` and ``grad`` are
+        those at Z, reused when no shift is needed (no intercept)."""
+        delta = softmax.optimal_shift(Z, self.Y) if self.fit_intercept else None
+        if delta is not None and np.any(delta):
+            P = softmax.probabilities(Z + delta)
+            grad = self.design.rmatmat(P - self.Y) / self.n_samples
         c = self.dual_scale(-grad)
         dual = softmax.entropy_sum((1.0 - c) * self.Y + c * P) / self.n_samples
         return self.objective(W, Z) - dual
@@ -187,7 +192,7 @@ class MultinomialProblem(BlockProblem):
         grad = self.design.rmatmat(P - self.Y) / self.n_samples
         viol = self.violations(W, grad)
         kkt = float(viol.max(initial=0.0))
-        gap = self.gap_at(W, Z) / max(self.null_objective(), 1e-300)
+        gap = self.gap_at(W, Z, P, grad) / max(self.null_objective(), 1e-300)
         if self.fit_intercept:
             kkt = max(kkt, float(np.max(np.abs((P - self.Y).mean(axis=0)))))
         return Optimality(grad, viol, kkt, max(gap, 0.0))
@@ -232,12 +237,7 @@ class MultinomialLogistic(BlockModel):
 
     def check_target(self, y, n_samples: int | None = None) -> np.ndarray:
         """Class indices 0..K-1, shape (n_samples,), as integers."""
-        y = np.asarray(y)
-        if y.ndim != 1 or (n_samples is not None and y.shape[0] != n_samples) or \
-                not np.all(np.isin(y, np.arange(self.n_classes))):
-            raise ValueError(f"y must be a vector of class indices 0.."
-                             f"{self.n_classes - 1}, one per sample.")
-        return y.astype(np.intp)
+        return check_class_indices(y, self.n_classes, "multinomial", n_samples)
 
     def problem(self, alpha, design: Design, y: np.ndarray) -> MultinomialProblem:
         """The problem at ``alpha`` on ``(design, y)`` (y the class indices)."""

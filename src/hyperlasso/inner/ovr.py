@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hyperlasso._validation import check_class_indices
 from hyperlasso.inner.models import Model, SparseLogisticRegression
 from hyperlasso.inner.problem import Design
 
@@ -114,11 +115,7 @@ class OneVsRest(Model):
 
     def check_target(self, y) -> np.ndarray:
         """Class indices 0..K-1, shape (n_samples,), as integers."""
-        y = np.asarray(y)
-        if y.ndim != 1 or not np.all(np.isin(y, np.arange(self.n_classes))):
-            raise ValueError(f"y must hold class indices 0..{self.n_classes - 1} for "
-                             "the one-vs-rest model.")
-        return y.astype(np.intp)
+        return check_class_indices(y, self.n_classes, "one-vs-rest")
 
     def class_targets(self, y: np.ndarray) -> list:
         """The binary targets, +1 for class k and -1 otherwise, k = 0..K-1."""
