@@ -249,3 +249,21 @@ def test_logistic_on_several_classes(tmp_path):
     assert report["n_features"] == 18 and report["test_log_loss"] > 0
     assert (tmp_path / "out.png").stat().st_size > 10_000
     assert report["test_accuracy"] > 0.5
+    assert report["multi_class"] == "ovr" and report["penalty"] == "l1"
+
+
+def test_logistic_multinomial_group_penalty_and_refused_flags(tmp_path, capsys):
+    """--multi-class/--penalty reach the estimator (the group penalty keeps every
+    class's coefficient of a feature together) and are refused for other models."""
+    X, y = make_classification(150, 6, n_informative=4, n_classes=3,
+                               n_clusters_per_class=1, random_state=0)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    assert _run(tmp_path, tmp_path / "d.npz", "--model", "logreg", "--penalty", "group",
+                "--no-plot") == 0
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["multi_class"] == "multinomial" and report["penalty"] == "group"
+    assert report["n_nonzero"] > 0 and report["n_nonzero"] % 3 == 0
+    assert report["test_log_loss"] > 0
+    assert _run(tmp_path, tmp_path / "d.npz", "--model", "lasso", "--multi-class", "ovr",
+                "--force") == 2
+    assert "--multi-class and --penalty apply to logreg only" in capsys.readouterr().err

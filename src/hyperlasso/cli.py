@@ -56,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--epsilon", type=_epsilon, default=0.0,
                       help="svr: width of the insensitive tube, a number >= 0 in the "
                            "units of y, or 'tune' to tune it with C (default 0)")
+    tune.add_argument("--multi-class", choices=["auto", "multinomial", "ovr"],
+                      default="auto", help="logreg with more than two classes: the "
+                      "multinomial loss or one-vs-rest (default auto: one-vs-rest for "
+                      "--penalty l1, multinomial for group)")
+    tune.add_argument("--penalty", choices=["l1", "group"], default="l1",
+                      help="logreg: l1, or group (a feature in or out for every class; "
+                           "multinomial, more than two classes); default l1")
     tune.add_argument("--optimizer", default="lbfgs",
                       choices=["lbfgs", "gd", "adam", "grid", "random", "tpe"],
                       help="outer optimizer (default lbfgs)")
@@ -129,6 +136,9 @@ def _check_options(args) -> None:
                         "holdout.")
     if args.model != "svr" and args.epsilon != 0.0:
         raise DataError(f"--epsilon applies to svr only, not to {args.model}.")
+    if args.model != "logreg" and (args.multi_class != "auto" or args.penalty != "l1"):
+        raise DataError(f"--multi-class and --penalty apply to logreg only, not to "
+                        f"{args.model}.")
 
 
 def _output_paths(args):
@@ -195,6 +205,8 @@ def _estimator(args, X_train, y_train):
                    max_iter=args.max_iter, n_jobs=args.n_jobs, verbose=int(not args.quiet))
     if args.model == "svr":
         options["epsilon"] = args.epsilon
+    if args.model == "logreg":
+        options.update(multi_class=args.multi_class, penalty=args.penalty)
     if args.model not in (*CLASSIFIERS, *DUAL_MODELS):
         options["sigma"] = args.sigma
         if args.criterion == "sure" and args.sigma is None:
@@ -224,6 +236,8 @@ def _report(args, dataset, estimator, X_test, y_test, elapsed) -> dict:
         report["C"] = float(estimator.C_)
     if args.model == "svr":
         report["epsilon"] = float(estimator.epsilon_)
+    if args.model == "logreg":
+        report.update(multi_class=estimator.multi_class_, penalty=args.penalty)
     report.update(_test_scores(args, estimator, X_test, y_test))
     return report
 

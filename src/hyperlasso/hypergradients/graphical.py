@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
-from numba import njit
 
 from hyperlasso.hypergradients.linear import choose_linear_solver, factorize
 from hyperlasso.inner.convergence import warn_convergence
@@ -29,6 +28,7 @@ from hyperlasso.inner.graphical import (
     optimality_violation,
     solve_graphical,
 )
+from hyperlasso.inner.graphical_newton import NewtonSystem, SupportUnknowns
 from hyperlasso.inner.threads import single_threaded_blas
 
 #: Relative residual at which iterative refinement of a direct solve stops, and
@@ -49,36 +49,19 @@ class GraphicalHypergradient:
     method: str
 
 
-@njit(cache=True, nogil=True)
-def _symmetric_system(Sigma, rows, cols):
-    """G[a, b] = Sigma_{i k} Sigma_{j m} + Sigma_{i m} Sigma_{j k} for the unknowns
-    a = (i, j), b = (k, m), i <= j, k <= m: symmetric positive definite."""
-    size = rows.shape[0]
-    G = np.empty((size, size))
-    for a in range(size):
-        i, j = rows[a], cols[a]
-        for b in range(a + 1):
-            k, m = rows[b], cols[b]
-            value = Sigma[i, k] * Sigma[j, m] + Sigma[i, m] * Sigma[j, k]
-            G[a, b] = value
-            G[b, a] = value
-    return G
-
-
 class SupportSystem:
     """The restricted system P_E(Sigma W Sigma) = P_E(R), W symmetric on E.
 
-    The unknowns are the entries w_ij, i <= j, of W on E (half the support, so a
-    direct factorization costs 8 times less than on every entry). With
-    d = 2 on the diagonal and 1 off it, the system reads G u = r, w = d u, where
-    r holds R_ij at the unknowns and G (see ``_symmetric_system``) is symmetric
-    positive definite. It is the optimality system of every model to the linear
-    solvers (``linear``: ``size``, ``matvec`` without forming G, ``dense``), so
-    that G is factorized once up to ``linear.MAX_DIRECT_SIZE`` unknowns (never the
-    p^2 x p^2 Kronecker matrix; every right-hand side after that costs two
-    triangular solves) and conjugate gradient runs matrix-free above. A solve for
-    a slightly different Sigma (after a polish step) reuses the factorization,
-    refined iteratively with products Sigma W Sigma.
+    The unknowns are the entries w_ij, i <= j, of W on E
+    (``inner.graphical_newton.SupportUnknowns``: G u = r, G symmetric positive
+    definite, half the support's entries). It is the optimality system of every
+    model to the linear solvers (``linear``: ``size``, ``matvec`` without forming
+    G, ``dense``), so that G is factorized once up to ``linear.MAX_DIRECT_SIZE``
+    unknowns (never the p^2 x p^2 Kronecker matrix; every right-hand side after
+    that costs two triangular solves) and conjugate gradient runs matrix-free
+    above. A solve for a slightly different Sigma (after a polish step, or with
+    the solver's last Newton factorization) reuses the factorization, refined
+    iteratively with products Sigma W Sigma.
 
     Parameters
     ----------
@@ -86,17 +69,27 @@ class SupportSystem:
     mask : ndarray of bool, shape (p, p)
         The support E (symmetric, diagonal included).
     linear_solver : {"auto", "cholesky", "cg"}, default="auto"
+    newton : NewtonSystem, optional
+        The inner solver's last factorization on the same support (at a nearby
+        Sigma): used instead of a new one.
     """
 
-    def __init__(self, Sigma: np.ndarray, mask: np.ndarray, linear_solver: str = "auto"):
+    def __init__(self, Sigma: np.ndarray, mask: np.ndarray, linear_solver: str = "auto",
+                 newton: NewtonSystem | None = None):
         self.Sigma, self.mask = Sigma, mask
-        self.rows, self.cols = np.nonzero(np.triu(mask))
-        self.scale = np.where(self.rows == self.cols, 2.0, 1.0)
+        self.unknowns = SupportUnknowns(mask)
+        self.rows, self.cols = self.unknowns.rows, self.unknowns.cols
         self.linear_solver = choose_linear_solver(linear_solver, self.size)
         self.factor = None
-        if self.linear_solver == "cholesky":
+        if newton is not None and np.array_equal(newton.unknowns.mask, mask):
+            # The solver's last Newton factorization, at a nearby Sigma: solves
+            # refine against this Sigma (``_refine``).
+            self.Sigma, self.factor = newton.Sigma, newton.factor
+            self.linear_solver = "cholesky"
+        elif self.linear_solver == "cholesky":
             try:
-                self.factor = scipy.linalg.cho_factor(self.dense(), overwrite_a=True)
+                self.factor = scipy.linalg.cho_factor(self.dense(), overwrite_a=True,
+                                                     check_finite=False)
             except np.linalg.LinAlgError:  # Sigma numerically singular: CG will say so
                 self.linear_solver = "cg"
 
@@ -116,14 +109,14 @@ class SupportSystem:
 
     def dense(self) -> np.ndarray:
         """G, shape (size, size)."""
-        return _symmetric_system(self.Sigma, self.rows, self.cols)
+        return self.unknowns.dense(self.Sigma)
 
     def solve(self, rhs: np.ndarray, Sigma: np.ndarray | None = None) -> np.ndarray:
         """Symmetric W (p, p) on E with P_E(Sigma W Sigma) = P_E(rhs); ``Sigma``
         defaults to the system's."""
         # The symmetric part of rhs: what the full system P_E(Sigma W Sigma) =
         # P_E(rhs) solves for a symmetric W.
-        target = (0.5 * (rhs + rhs.T))[self.rows, self.cols]
+        target = self.unknowns.gather(rhs)
         if Sigma is not None and Sigma is not self.Sigma:
             u = self._refine(target, Sigma) if self.factor is not None else None
             if u is None:  # no factorization, or Sigma too far from its own
@@ -131,14 +124,14 @@ class SupportSystem:
             return self._matrix(u)
         if self.factor is None:
             return self._matrix(factorize(self, "cg")(target))
-        return self._matrix(scipy.linalg.cho_solve(self.factor, target))
+        return self._matrix(scipy.linalg.cho_solve(self.factor, target, check_finite=False))
 
     def _refine(self, target, Sigma) -> np.ndarray | None:
         """Iterative refinement against the system of ``Sigma``: each step divides
         the error by about ||G^{-1}|| ||G - G(Sigma)||. Stops at a residual of
         ``REFINE_RTOL`` or when rounding stops it from decreasing; None if it
         stalls above ``REFINE_STALL`` (no contraction: refactorize)."""
-        u = scipy.linalg.cho_solve(self.factor, target)
+        u = scipy.linalg.cho_solve(self.factor, target, check_finite=False)
         norm = max(float(np.max(np.abs(target))), 1e-300)
         previous = np.inf
         for _ in range(20):
@@ -150,13 +143,11 @@ class SupportSystem:
             if size > 0.5 * previous:
                 return u if size <= REFINE_STALL * norm else None
             previous = size
-            u = u + scipy.linalg.cho_solve(self.factor, residual)
+            u = u + scipy.linalg.cho_solve(self.factor, residual, check_finite=False)
         return None
 
     def _matrix(self, u) -> np.ndarray:
-        W = np.zeros_like(self.Sigma)
-        W[self.rows, self.cols] = W[self.cols, self.rows] = u * self.scale
-        return W
+        return self.unknowns.matrix(u)
 
 
 def implicit_gradient(solution: GraphicalSolution, grad_theta: np.ndarray,
@@ -176,7 +167,7 @@ def polish(S, Lam, solution: GraphicalSolution,
     mask, Theta = solution.support, solution.precision
     residual = S - solution.covariance + Lam * np.sign(Theta)
     with single_threaded_blas():
-        step = system.solve(residual)
+        step = system.solve(residual, solution.covariance)
         candidate = Theta - step
         try:
             Sigma = inverse_spd(candidate)
@@ -241,7 +232,8 @@ def graphical_hypergradient(S, Lam, criterion, method: str = "auto", tol: float 
                          f"lasso, got {method!r}.")
     solution = solve_graphical(S, Lam, tol=tol, warm_start=warm_start)
     with single_threaded_blas():
-        system = SupportSystem(solution.covariance, solution.support, linear_solver)
+        system = SupportSystem(solution.covariance, solution.support, linear_solver,
+                               newton=solution.newton_system)
     if method in ("auto", "polish"):
         solution = polish(S, Lam, solution, system)
     value, grad_theta = criterion.value_and_grad(solution.precision)

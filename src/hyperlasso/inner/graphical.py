@@ -19,8 +19,14 @@ import scipy.linalg
 from numba import njit
 
 from hyperlasso.inner.convergence import warn_not_converged
+from hyperlasso.inner.graphical_newton import NewtonSystem, newton_finish, newton_pays
 from hyperlasso.inner.penalties import L1L2, soft_threshold
 from hyperlasso.inner.threads import single_threaded_blas
+
+#: Violation (relative to the mean of S's diagonal) below which Newton steps on a
+#: support unchanged over two sweeps are tried; a failed attempt waits for ten
+#: times less.
+NEWTON_START = 1e-3
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,9 @@ class GraphicalSolution:
     n_iter : int
         Sweeps over the columns.
     converged : bool
+    newton_system : NewtonSystem or None
+        The factorization of the system on the support left by the Newton steps
+        that finished the solve (``graphical_newton``), for the hypergradient.
     """
 
     precision: np.ndarray
@@ -48,14 +57,16 @@ class GraphicalSolution:
     kkt: float
     n_iter: int
     converged: bool
+    newton_system: NewtonSystem | None = None
 
 
 @njit(cache=True, nogil=True)
 def _column_pass(W, s, lam, beta, Wb, j, active_only):
     """One CD epoch on the column problem (non-zero coordinates only if asked);
-    returns the largest coefficient change."""
+    returns the largest coefficient change and the work done (p visits plus p
+    per coefficient changed)."""
     p = W.shape[0]
-    largest = 0.0
+    largest, work = 0.0, p
     for k in range(p):
         if k == j or (active_only and beta[k] == 0.0):
             continue
@@ -70,7 +81,8 @@ def _column_pass(W, s, lam, beta, Wb, j, active_only):
                 Wb[i] += delta * W[i, k]
             beta[k] = new
             largest = max(largest, abs(delta))
-    return largest
+            work += p
+    return largest, work
 
 
 @njit(cache=True, nogil=True)
@@ -79,20 +91,28 @@ def _column_lasso(W, s, lam, beta, Wb, j, tol, max_epochs):
 
     Active-set strategy (glmnet's): epochs over the non-zero coordinates until
     they settle, then one full epoch to let others in; done when a full epoch
-    changes no coefficient by more than ``tol``.
+    changes no coefficient by more than ``tol``. Returns the work done.
     """
+    total = 0
     for _ in range(max_epochs):
-        if _column_pass(W, s, lam, beta, Wb, j, False) <= tol:
-            return
+        largest, work = _column_pass(W, s, lam, beta, Wb, j, False)
+        total += work
+        if largest <= tol:
+            return total
         for _ in range(max_epochs):
-            if _column_pass(W, s, lam, beta, Wb, j, True) <= tol:
+            largest, work = _column_pass(W, s, lam, beta, Wb, j, True)
+            total += work
+            if largest <= tol:
                 break
+    return total
 
 
 @njit(cache=True, nogil=True)
 def _sweep(S, Lam, W, B, tol, max_epochs):
-    """One pass of the graphical lasso over the columns; W, B updated in place."""
+    """One pass of the graphical lasso over the columns; W, B updated in place.
+    Returns the work done: multiply-adds and coordinate visits."""
     p = S.shape[0]
+    total = 0
     for j in range(p):
         beta = B[:, j].copy()
         beta[j] = 0.0
@@ -101,12 +121,13 @@ def _sweep(S, Lam, W, B, tol, max_epochs):
             if k != j and beta[k] != 0.0:
                 for i in range(p):
                     Wb[i] += beta[k] * W[i, k]
-        _column_lasso(W, S[:, j], Lam[:, j], beta, Wb, j, tol, max_epochs)
+        total += _column_lasso(W, S[:, j], Lam[:, j], beta, Wb, j, tol, max_epochs)
         B[:, j] = beta
         for i in range(p):
             if i != j:
                 W[i, j] = Wb[i]
                 W[j, i] = Wb[i]
+    return total
 
 
 @njit(cache=True, nogil=True)
@@ -147,8 +168,8 @@ def inverse_spd(Theta: np.ndarray) -> np.ndarray:
 
 
 def solve_graphical(S: np.ndarray, Lam: np.ndarray, tol: float = 1e-8,
-                    max_iter: int = 1000, warm_start: np.ndarray | None = None
-                    ) -> GraphicalSolution:
+                    max_iter: int = 1000, warm_start: np.ndarray | None = None,
+                    newton: bool = True) -> GraphicalSolution:
     """Solve the weighted graphical lasso to an optimality violation of ``tol``.
 
     Parameters
@@ -164,18 +185,21 @@ def solve_graphical(S: np.ndarray, Lam: np.ndarray, tol: float = 1e-8,
         positive definiteness and the solver starts again cold).
     warm_start : ndarray of shape (p, p), optional
         A previous precision matrix.
+    newton : bool, default=True
+        Finish with Newton steps on the support (``graphical_newton``) once the
+        sweeps have settled it; False: sweeps only.
 
     Returns
     -------
     GraphicalSolution
     """
     with single_threaded_blas():
-        last, kkt, n_sweeps, why = _sweeps(S, Lam, tol, max_iter, warm_start)
+        last, kkt, n_sweeps, why = _sweeps(S, Lam, tol, max_iter, warm_start, newton)
         if why and warm_start is not None:
             # A warm start far from the solution (an outer step to a much smaller
             # penalty) can lose definiteness where a cold start does not.
             cold_last, cold_kkt, cold_sweeps, cold_why = _sweeps(S, Lam, tol, max_iter,
-                                                                  None)
+                                                                  None, newton)
             n_sweeps += cold_sweeps
             if cold_kkt <= kkt:
                 last, kkt, why = cold_last, cold_kkt, cold_why
@@ -185,36 +209,63 @@ def solve_graphical(S: np.ndarray, Lam: np.ndarray, tol: float = 1e-8,
                                f"optimality violation {kkt:.3e} > tol = {tol:.1e} after "
                                f"{n_sweeps} sweeps; the penalty may be too small.",
                                gap=float("nan"), kkt=kkt)
-    Theta, Sigma = last
-    return GraphicalSolution(Theta, Sigma, Theta != 0, kkt, n_sweeps, converged)
+    Theta, Sigma, system = last
+    return GraphicalSolution(Theta, Sigma, Theta != 0, kkt, n_sweeps, converged, system)
 
 
-def _sweeps(S, Lam, tol, max_iter, warm_start):
-    """Sweeps from a start point until the violation is below ``tol``.
+def _sweeps(S, Lam, tol, max_iter, warm_start, newton=True):
+    """Sweeps from a start point until the violation is below ``tol``, finished by
+    Newton steps on the support once it stays the same over two sweeps and the
+    violation is below ``NEWTON_START`` (relative to S's diagonal).
 
-    Returns the last positive definite point (Theta, Sigma), its violation, the
-    number of sweeps and why they stopped early ("" unless definiteness was lost).
+    Returns the last positive definite point (Theta, Sigma, the Newton system
+    that reached it or None), its violation, the number of sweeps and why they
+    stopped early ("" unless definiteness was lost).
     """
     W, B, last = _starting_point(S, Lam, warm_start)
     n_sweeps, why = 0, ""
-    kkt = optimality_violation(S, Lam, *last)
+    kkt = optimality_violation(S, Lam, *last[:2])
     progress = kkt
+    newton_below = NEWTON_START * float(np.mean(np.diag(S))) if newton else -np.inf
+    support, checked = None, False
     while n_sweeps < max_iter and kkt > tol:
-        _sweep(S, Lam, W, B, _column_tolerance(progress, tol), 10_000)
+        work = _sweep(S, Lam, W, B, _column_tolerance(progress, tol), 10_000)
         n_sweeps += 1
         Theta = _precision_from(W, B)
         # W converges to inv(Theta): its violation is a cheap O(p^2) proxy,
         # and the O(p^3) exact check runs only once the proxy says done.
-        progress = optimality_violation(S, Lam, Theta, W)
-        if progress > tol and n_sweeps < max_iter and np.isfinite(progress):
+        previous, progress = progress, optimality_violation(S, Lam, Theta, W)
+        stable = support is not None and np.array_equal(Theta != 0, support)
+        support = Theta != 0
+        due = progress <= tol or n_sweeps >= max_iter or not np.isfinite(progress)
+        attempt = stable and progress <= newton_below
+        if not (due or attempt):
+            checked = False
             continue
         try:
             Sigma = inverse_spd(Theta)
         except ValueError:
+            if not due:  # the iterate is not yet definite: sweep on
+                newton_below, checked = 0.1 * progress, False
+                continue
             why = " (the precision matrix lost positive definiteness)"
             break
-        kkt = optimality_violation(S, Lam, Theta, Sigma)
-        last = (Theta, Sigma)
+        # The contraction of the exact violation over the last sweep if it was
+        # checked then too, else of the proxy (which can reach rounding level
+        # while the exact violation lags, on correlated data).
+        exact = optimality_violation(S, Lam, Theta, Sigma)
+        rate = exact / max(kkt, 1e-300) if checked else progress / max(previous, 1e-300)
+        kkt, checked = exact, True
+        last = (Theta, Sigma, None)
+        if attempt and kkt > tol and newton_pays(work, rate, kkt, tol, support):
+            finished = newton_finish(S, Lam, Theta, Sigma, tol,
+                                     lambda T, C: L1L2(Lam, 0.0).distances(T, S - C),
+                                     inverse_spd)
+            if finished is None:  # the support is not the solution's yet
+                newton_below = 0.1 * progress
+            else:
+                Theta, Sigma, kkt, system = finished
+                last = (Theta, Sigma, system)
     return last, kkt, n_sweeps, why
 
 
@@ -238,7 +289,7 @@ def _starting_point(S, Lam, warm_start):
         # Off-diagonal covariances shrunk by 5 % so that W starts positive definite
         # even when S is singular (p > n), as scikit-learn does.
         W = 0.95 * S + np.diag(0.05 * np.diag(S) + np.diag(Lam))
-        start = (inverse_spd(W), W.copy())
+        start = (inverse_spd(W), W.copy(), None)
         return np.ascontiguousarray(W), np.zeros((p, p)), start
     Theta = np.asarray(warm_start, dtype=float)
     Sigma = inverse_spd(Theta)
@@ -246,7 +297,7 @@ def _starting_point(S, Lam, warm_start):
     W[np.diag_indices(p)] = np.diag(S) + np.diag(Lam)
     B = -Theta / np.diag(Theta)[None, :]
     B[np.diag_indices(p)] = 0.0
-    return np.ascontiguousarray(W), np.ascontiguousarray(B), (Theta, Sigma)
+    return np.ascontiguousarray(W), np.ascontiguousarray(B), (Theta, Sigma, None)
 
 
 def empirical_covariance(X, name: str = "X", ddof: int = 0) -> np.ndarray:
