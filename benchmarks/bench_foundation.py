@@ -361,6 +361,61 @@ def bench_first_fit(runs: int) -> dict:
     return out
 
 
+# --------------------------------------------------------------------------- cold start
+
+#: Issue 13: the first run after installation compiles in under 5 s.
+COLD_START_TARGET = 5.0
+COLD_START_JOBS = {
+    "first Lasso fit (hl.fit)": [sys.executable, "-c", FIRST_FIT_CODE.format(
+        imports=FIRST_FIT_LIBRARIES["hyperlasso"][0], fit=FIRST_FIT_LIBRARIES[
+            "hyperlasso"][1], n=FIRST_FIT_N, p=FIRST_FIT_P)],
+    "hyperlasso tune (bundled default, --no-plot)": [
+        sys.executable, "-c", "import sys; from hyperlasso.cli import main; "
+        "sys.exit(main(sys.argv[1:]))", "tune", "--no-plot", "--quiet", "--force"],
+}
+
+
+def _timed_process(command: list[str], cache_dir: str, workdir: str) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, capture_output=True, text=True, check=True, cwd=workdir,
+                   env={**os.environ, "NUMBA_CACHE_DIR": cache_dir})
+    return time.perf_counter() - start
+
+
+def bench_cold_start(runs: int) -> dict:
+    """Each job in a new process on an empty numba cache (the first run after
+    installation: ``NUMBA_CACHE_DIR`` points to a new empty folder, so the
+    package's own caches are not touched), then again on the cache it wrote.
+    Compilation is the difference; medians over ``runs`` fresh caches."""
+    import tempfile
+
+    out = {}
+    for name, command in COLD_START_JOBS.items():
+        cold, warm = [], []
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory() as cache, \
+                    tempfile.TemporaryDirectory() as workdir:
+                cold.append(_timed_process(command, cache, workdir))
+                warm.append(_timed_process(command, cache, workdir))
+        compile_time = statistics.median(cold) - statistics.median(warm)
+        out[name] = {"cold": cold, "warm": warm, "cold_median": statistics.median(cold),
+                     "warm_median": statistics.median(warm), "compile": compile_time}
+        print(f"  cold start {name}: {statistics.median(cold):.1f} s cold, "
+              f"{statistics.median(warm):.1f} s warm", flush=True)
+    return out
+
+
+def cold_start_table(results: dict) -> list[str]:
+    """Markdown rows of the cold-start runs."""
+    lines = ["| job | empty cache (s) | cache written (s) | compilation (s) | "
+             f"< {COLD_START_TARGET:g} s |", "|---|---|---|---|---|"]
+    for name, run in results["cold_start"].items():
+        lines.append(f"| {name} | {run['cold_median']:.1f} | {run['warm_median']:.1f} | "
+                     f"{run['compile']:.1f} | "
+                     f"{flag(run['compile'] < COLD_START_TARGET)} |")
+    return lines
+
+
 # --------------------------------------------------------------------------- targets
 
 def inner_targets(alpha_result: dict) -> dict:
@@ -548,7 +603,30 @@ def write_markdown(results: dict, path: Path) -> None:
         *hypergradient_table(results), "",
         f"## First fit in a new process ({FIRST_FIT_N} x {FIRST_FIT_P})", "",
         *first_fit_table(results), "",
+        *cold_start_section(results),
     ]
+    path.write_text("\n".join(lines))
+
+
+def cold_start_section(results: dict) -> list[str]:
+    if "cold_start" not in results:
+        return []
+    return ["## First run after installation (empty numba cache)", "",
+            "Each job in a new process with `NUMBA_CACHE_DIR` set to a new empty "
+            "folder, then again on the cache it wrote (median of "
+            f"{len(next(iter(results['cold_start'].values()))['cold'])} fresh caches).",
+            "", *cold_start_table(results), ""]
+
+
+def write_cold_start_markdown(results: dict, path: Path) -> None:
+    meta = results["meta"]
+    lines = ["# hyperlasso: the first run after installation", "",
+             f"{meta['date']}; commit {meta.get('git_commit', 'n/a')}"
+             f"{' (src modified)' if meta.get('src_dirty') else ''}; "
+             f"{meta['cpu_count']} CPUs; numba {meta['numba']}, python {meta['python']}; "
+             f"load average at start {_loadavg(meta, 'start')}, at end "
+             f"{_loadavg(meta, 'end')}. Command: `python benchmarks/bench_foundation.py "
+             "--cold-start-only`.", "", *cold_start_section(results)]
     path.write_text("\n".join(lines))
 
 
@@ -564,6 +642,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--blas-threads", type=int, default=None,
                         help="limit BLAS/OpenMP threads (threadpoolctl); default: no "
                         "limit. Results go to foundation[_quick]_blasN.*")
+    parser.add_argument("--cold-start-only", action="store_true",
+                        help="only the first run after installation (empty numba "
+                        "cache); writes foundation_cold_start.*")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the Markdown from the existing JSON, no runs")
     return parser.parse_args(argv)
@@ -595,6 +676,7 @@ def run_all(args: argparse.Namespace) -> dict:
                               for name, spec in design_specs(args.quick).items()}
         results["meta"]["thread_pools"] = thread_pools()
         results["first_fit"] = bench_first_fit(1 if args.quick else 3)
+        results["cold_start"] = bench_cold_start(1 if args.quick else 3)
     results["meta"]["loadavg_end"] = list(os.getloadavg())
     return results
 
@@ -602,6 +684,17 @@ def run_all(args: argparse.Namespace) -> dict:
 def main(argv=None) -> dict:
     """Run the benchmark and write the JSON and Markdown reports."""
     args = parse_args(argv)
+    if args.cold_start_only:
+        results = {"meta": {**versions(), **git_state(),
+                            "loadavg_start": list(os.getloadavg())},
+                   "cold_start": bench_cold_start(1 if args.quick else 3)}
+        results["meta"]["loadavg_end"] = list(os.getloadavg())
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        path = RESULTS_DIR / "foundation_cold_start"
+        path.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+        write_cold_start_markdown(results, path.with_suffix(".md"))
+        print(path.with_suffix(".md").read_text())
+        return results
     stem = "foundation_quick" if args.quick else "foundation"
     if args.blas_threads:
         stem += f"_blas{args.blas_threads}"
