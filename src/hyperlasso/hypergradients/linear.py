@@ -82,10 +82,14 @@ def cholesky_solver(H: np.ndarray) -> Callable:
     try:
         factor = scipy.linalg.cho_factor(H)
     except np.linalg.LinAlgError:
+        # One text for every size, so that Python's default filter shows it once
+        # per fit instead of once per fold and evaluation (40 lines on a sparse
+        # design with duplicated columns).
         warnings.warn(
-            f"The restricted Hessian (size {H.shape[0]}) is singular: the support "
-            "has more unknowns than the data can identify. Using a least-squares "
-            "solve; the hypergradient is not unique.", RuntimeWarning, stacklevel=4,
+            "The restricted Hessian is singular: the support's columns are linearly "
+            "dependent (more unknowns than samples, or collinear features). Using a "
+            "least-squares solve; the hypergradient is not unique.", RuntimeWarning,
+            stacklevel=4,
         )
         return lambda r: scipy.linalg.lstsq(H, r)[0]
     return lambda r: scipy.linalg.cho_solve(factor, r)
