@@ -118,3 +118,26 @@ def test_lipschitz_constants_use_the_class_bound(cls, factor):
     col_sq_norms = np.array([4.0, 2.0])
     np.testing.assert_array_equal(cls.get_lipschitz(col_sq_norms, 8),
                                   factor * col_sq_norms / 8)
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 1 << 22])
+def test_sparse_column_norms_in_chunks_equal_one_pass(monkeypatch, chunk):
+    """Column squared norms and sums of a CSC design, computed a bounded number of
+    stored entries at a time (no full-size temporary of the data), are bitwise the
+    one-pass reduction's and the dense ones, empty columns included."""
+    import scipy.sparse as sp
+
+    from hyperlasso.inner import problem
+
+    X = sp.random(40, 300, density=0.05, format="csc", random_state=3)
+    X = sp.csc_matrix(X.multiply(np.arange(300) % 7 != 0))  # every 7th column empty
+    X.eliminate_zeros()
+    nonempty = np.flatnonzero(np.diff(X.indptr))
+    one_pass = np.zeros(300)
+    one_pass[nonempty] = np.add.reduceat(np.square(X.data), X.indptr[nonempty])
+    monkeypatch.setattr(problem, "REDUCE_CHUNK", chunk)
+    design = Design.of(X, fit_intercept=True)
+    np.testing.assert_array_equal(design.col_sq_norms, one_pass)
+    np.testing.assert_allclose(design.col_sq_norms, (X.toarray() ** 2).sum(0), rtol=1e-14)
+    np.testing.assert_allclose(design.col_sums, X.toarray().sum(0), rtol=1e-13, atol=1e-15)
+    assert np.all(design.col_sq_norms[::7] == 0)

@@ -82,9 +82,10 @@ def cholesky_solver(H: np.ndarray) -> Callable:
     try:
         factor = scipy.linalg.cho_factor(H)
     except np.linalg.LinAlgError:
-        # One text for every size, so that Python's default filter shows it once
-        # per fit instead of once per fold and evaluation (40 lines on a sparse
-        # design with duplicated columns).
+        # One text for every size, so that one filter matches it. It is still
+        # shown once per fold and evaluation where that happens (40 lines per
+        # LassoCV fit on a sparse design of E2006's kind): the catch_warnings
+        # blocks of the polish re-solve reset Python's once-only registries.
         warnings.warn(
             "The restricted Hessian is singular: the support's columns are linearly "
             "dependent (more unknowns than samples, or collinear features). Using a "
