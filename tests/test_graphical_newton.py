@@ -14,7 +14,6 @@ from hyperlasso.inner.graphical import (
     solve_graphical,
 )
 from hyperlasso.inner.graphical_newton import newton_finish
-from hyperlasso.inner.penalties import L1L2
 
 
 def _correlated(p=40, n=60, rho=0.9, seed=0):
@@ -28,8 +27,7 @@ def _correlated(p=40, n=60, rho=0.9, seed=0):
 
 
 def _finish(S, Lam, Theta, tol):
-    return newton_finish(S, Lam, Theta, inverse_spd(Theta), tol,
-                         lambda T, C: L1L2(Lam, 0.0).distances(T, S - C), inverse_spd)
+    return newton_finish(S, Lam, Theta, inverse_spd(Theta), tol)
 
 
 @pytest.mark.parametrize("alpha", [0.05, 0.15, 0.4])

@@ -15,11 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 from numba import njit
 
 from hyperlasso.inner.convergence import warn_not_converged
-from hyperlasso.inner.graphical_newton import NewtonSystem, newton_finish, newton_pays
+from hyperlasso.inner.graphical_newton import (
+    NewtonSystem,
+    inverse_spd,
+    newton_finish,
+    newton_pays,
+)
 from hyperlasso.inner.penalties import L1L2, soft_threshold
 from hyperlasso.inner.threads import single_threaded_blas
 
@@ -157,16 +161,6 @@ def optimality_violation(S, Lam, Theta, Sigma) -> float:
     return float(np.max(L1L2(Lam, 0.0).distances(Theta, S - Sigma)))
 
 
-def inverse_spd(Theta: np.ndarray) -> np.ndarray:
-    """inv(Theta) by Cholesky; ValueError if Theta is not positive definite."""
-    try:
-        factor = scipy.linalg.cho_factor(Theta)
-    except np.linalg.LinAlgError:
-        raise ValueError("the precision matrix lost positive definiteness: the "
-                         "penalty is too small for this covariance.") from None
-    return scipy.linalg.cho_solve(factor, np.eye(Theta.shape[0]))
-
-
 def solve_graphical(S: np.ndarray, Lam: np.ndarray, tol: float = 1e-8,
                     max_iter: int = 1000, warm_start: np.ndarray | None = None,
                     newton: bool = True) -> GraphicalSolution:
@@ -235,8 +229,9 @@ def _sweeps(S, Lam, tol, max_iter, warm_start, newton=True):
         # W converges to inv(Theta): its violation is a cheap O(p^2) proxy,
         # and the O(p^3) exact check runs only once the proxy says done.
         previous, progress = progress, optimality_violation(S, Lam, Theta, W)
-        stable = support is not None and np.array_equal(Theta != 0, support)
-        support = Theta != 0
+        nonzero = Theta != 0
+        stable = support is not None and np.array_equal(nonzero, support)
+        support = nonzero
         due = progress <= tol or n_sweeps >= max_iter or not np.isfinite(progress)
         attempt = stable and progress <= newton_below
         if not (due or attempt):
@@ -258,9 +253,7 @@ def _sweeps(S, Lam, tol, max_iter, warm_start, newton=True):
         kkt, checked = exact, True
         last = (Theta, Sigma, None)
         if attempt and kkt > tol and newton_pays(work, rate, kkt, tol, support):
-            finished = newton_finish(S, Lam, Theta, Sigma, tol,
-                                     lambda T, C: L1L2(Lam, 0.0).distances(T, S - C),
-                                     inverse_spd)
+            finished = newton_finish(S, Lam, Theta, Sigma, tol)
             if finished is None:  # the support is not the solution's yet
                 newton_below = 0.1 * progress
             else:
@@ -281,7 +274,7 @@ def _column_tolerance(kkt: float, tol: float) -> float:
 
 
 def _starting_point(S, Lam, warm_start):
-    """W and B for the sweeps, and the start point (Theta, Sigma) itself: returned,
+    """W and B for the sweeps, and the start point (Theta, Sigma, None) itself: returned,
     with a warning, if the sweeps cannot improve on it (no positive definite
     iterate at a tiny penalty), so that the caller always gets a defined point."""
     p = S.shape[0]

@@ -22,6 +22,8 @@ import numpy as np
 import scipy.linalg
 from numba import njit
 
+from hyperlasso.inner.penalties import L1L2
+
 #: Largest number of unknowns of a Newton system (a dense Cholesky factorization,
 #: size^3 / 3 flops: 2.7e9 at this size, about the cost of ten column sweeps at
 #: p = 200); above it the sweeps finish alone.
@@ -51,6 +53,16 @@ def newton_pays(work: float, rate: float, progress: float, tol: float,
         return False
     left = np.log(tol / progress) / np.log(rate) if 0.0 < rate < 1.0 else np.inf
     return left * work * SWEEP_WORK_COST > size ** 3 / 3
+
+
+def inverse_spd(Theta: np.ndarray) -> np.ndarray:
+    """inv(Theta) by Cholesky; ValueError if Theta is not positive definite."""
+    try:
+        factor = scipy.linalg.cho_factor(Theta)
+    except np.linalg.LinAlgError:
+        raise ValueError("the precision matrix lost positive definiteness: the "
+                         "penalty is too small for this covariance.") from None
+    return scipy.linalg.cho_solve(factor, np.eye(Theta.shape[0]))
 
 
 @njit(cache=True, nogil=True)
@@ -118,7 +130,7 @@ class NewtonSystem:
     Sigma: np.ndarray
 
 
-def newton_finish(S, Lam, Theta, Sigma, tol: float, distances, inverse):
+def newton_finish(S, Lam, Theta, Sigma, tol: float):
     """Newton steps on the support of Theta, adjusted as they go, until the
     optimality violation is below ``tol``.
 
@@ -134,11 +146,6 @@ def newton_finish(S, Lam, Theta, Sigma, tol: float, distances, inverse):
         Covariance, penalties, a positive definite precision and its inverse.
     tol : float
         Largest optimality violation accepted (every entry, zeros included).
-    distances : callable
-        ``distances(Theta, Sigma) -> (p, p)``, each entry's optimality violation.
-    inverse : callable
-        ``inverse(Theta) -> Sigma``; raises ValueError if Theta is not positive
-        definite.
 
     Returns
     -------
@@ -158,19 +165,15 @@ def newton_finish(S, Lam, Theta, Sigma, tol: float, distances, inverse):
     """
     mask, signs = Theta != 0, np.sign(Theta)
     off_diagonal = ~np.eye(Theta.shape[0], dtype=bool)
+    penalty = L1L2(Lam, 0.0)
     previous, factor = np.inf, None
     for _ in range(MAX_NEWTON_STEPS):
         fresh = factor is None
         if fresh:  # refactorized only when the support changes or steps stall
             unknowns = SupportUnknowns(mask.copy())
-            if unknowns.size > MAX_NEWTON_SIZE:
+            factor, factored_at = _factorized(unknowns, Sigma), Sigma
+            if factor is None:
                 return None
-            try:
-                factor = scipy.linalg.cho_factor(unknowns.dense(Sigma), overwrite_a=True,
-                                                 check_finite=False)
-            except np.linalg.LinAlgError:
-                return None
-            factored_at = Sigma
         residual = S - Sigma + Lam * signs
         Theta = Theta - unknowns.matrix(scipy.linalg.cho_solve(
             factor, unknowns.gather(residual), check_finite=False))
@@ -179,10 +182,10 @@ def newton_finish(S, Lam, Theta, Sigma, tol: float, distances, inverse):
             Theta[leaving], mask[leaving], signs[leaving] = 0.0, False, 0.0
             factor, previous = None, np.inf
         try:
-            Sigma = inverse(Theta)
+            Sigma = inverse_spd(Theta)
         except ValueError:
             return None
-        violations = distances(Theta, Sigma)
+        violations = penalty.distances(Theta, S - Sigma)
         on_support = float(np.max(violations[mask]))
         off_support = float(np.max(violations[~mask], initial=0.0))
         kkt = max(on_support, off_support)
@@ -201,3 +204,15 @@ def newton_finish(S, Lam, Theta, Sigma, tol: float, distances, inverse):
         else:
             previous = on_support
     return None
+
+
+def _factorized(unknowns: SupportUnknowns, Sigma: np.ndarray):
+    """Cholesky factor of the system on ``unknowns`` at Sigma, or None if it is too
+    large (``MAX_NEWTON_SIZE``) or not positive definite numerically."""
+    if unknowns.size > MAX_NEWTON_SIZE:
+        return None
+    try:
+        return scipy.linalg.cho_factor(unknowns.dense(Sigma), overwrite_a=True,
+                                       check_finite=False)
+    except np.linalg.LinAlgError:
+        return None
