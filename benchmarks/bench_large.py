@@ -214,7 +214,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1/100 of the features")
     parser.add_argument("--scale", type=float, default=None,
                         help="fraction of E2006-log1p's features (default 1)")
-    parser.add_argument("--timeout", type=float, default=1200.0,
+    parser.add_argument("--timeout", type=float, default=2400.0,
                         help="seconds allowed to each hyperlasso job")
     parser.add_argument("--sklearn-timeout", type=float, default=600.0)
     parser.add_argument("--child-generate", type=Path, help=argparse.SUPPRESS)

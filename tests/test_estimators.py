@@ -98,6 +98,51 @@ def test_weighted_lasso_starts_from_the_lasso_optimum(regression):
     np.testing.assert_allclose(weighted.alpha_, history["alpha"][chosen], rtol=1e-12)
 
 
+@pytest.mark.parametrize("criterion", ["holdout", "cv"])
+def test_weighted_lasso_searches_on_x_with_folds_on_its_tuning_rows(regression, criterion,
+                                                                    monkeypatch):
+    """Both stages search on X itself, their folds drawn on the tuning rows and
+    numbered in X (no copy of the tuning rows lives through the search): no fold
+    touches a monitor row, the folds are the tuning rows' own K-fold, and each
+    monitor error is the fit on the tuning rows scored on the monitor rows (the
+    same numbers as with the tuning rows copied out and the monitor as an
+    external validation set: the same solves, warm-started in the same order)."""
+    from sklearn.model_selection import KFold
+
+    from hyperlasso.criteria import HeldOutMSE
+    from hyperlasso.estimators import base
+    from hyperlasso.estimators.base import monitor_split
+
+    X, y = regression
+    searched = []
+    original = base.make_objective
+
+    def spy(criterion, model, X_arg, y_arg, settings, **kwargs):
+        searched.append((X_arg.shape[0], kwargs["cv"]))
+        return original(criterion, model, X_arg, y_arg, settings, **kwargs)
+
+    monkeypatch.setattr(base, "make_objective", spy)
+    estimator = hl.WeightedLassoCV(criterion=criterion, max_iter=8).fit(X, y)
+    tune, monitor = monitor_split(X.shape[0], 0.2, 5, "")
+    expected = [(tune[train], tune[test]) for train, test in
+                KFold(5).split(np.zeros((tune.size, 1)))]
+    assert len(searched) == 2  # the Lasso stage, then the weighted one
+    for n_rows, cv in searched:
+        assert n_rows == X.shape[0]
+        for (train, test), (train_expected, test_expected) in zip(cv, expected,
+                                                                  strict=True):
+            assert np.array_equal(train, train_expected)
+            assert np.array_equal(test, test_expected)
+            assert not np.intersect1d(np.r_[train, test], monitor).size
+    history = estimator.history_
+    weighted = np.flatnonzero(np.array(history["stage"]) == "weighted")
+    external = make_objective(HeldOutMSE(X[monitor], y[monitor]),
+                              make_model("weighted_lasso"), X[tune], y[tune],
+                              estimator._settings())
+    errors = [external.value(history["alpha"][k]).value for k in weighted]
+    np.testing.assert_array_equal(np.array(history["monitor"])[weighted], errors)
+
+
 def test_weighted_lasso_beats_the_lasso_on_a_sparse_signal():
     """The design of the paper's experiments: sparse truth, correlated features."""
     X, y, coef = make_correlated_regression(n_samples=300, n_features=2000,
@@ -218,6 +263,49 @@ def test_elastic_net_cv_falls_back_on_the_lasso_and_is_not_worse(diabetes_cubic)
     # weight's lower bound (1e-4 L), which keeps the ElasticNet off the Lasso.
     assert enet.best_score_ <= lasso.best_score_ * (1 + 1e-4)
     assert enet.best_score_ < values[stages == "elastic_net"].min()
+
+
+def test_each_warning_is_shown_once_per_fit(diabetes_cubic):
+    """The singular-Hessian warning, raised at many folds and evaluations of this
+    collinear design, is shown once, even under an "always" filter."""
+    import warnings
+
+    X, y = diabetes_cubic
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hl.LassoCV().fit(X, y)
+    texts = [(w.category, str(w.message)) for w in caught]
+    assert sum("restricted Hessian is singular" in text for _, text in texts) == 1
+    assert len(texts) == len(set(texts))
+
+
+def test_warnings_once_per_fit_keeps_filters_and_failures():
+    """Distinct texts are each shown; an "error" filter raises at the end of the
+    fit; the warnings of a fit that fails are shown before its exception leaves."""
+    import warnings
+
+    from hyperlasso.estimators.base import warnings_once_per_fit
+
+    class Noisy:
+        @warnings_once_per_fit
+        def fit(self, fail=False):
+            for k in (1, 1, 2, 1):
+                warnings.warn(f"note {k}", UserWarning, stacklevel=1)
+            if fail:
+                raise ValueError("bad input")
+            return self
+
+    with pytest.warns(UserWarning) as record:
+        Noisy().fit()
+    assert [str(w.message) for w in record] == ["note 1", "note 2"]
+    with pytest.warns(UserWarning, match="note") as record, \
+            pytest.raises(ValueError, match="bad input"):
+        Noisy().fit(fail=True)
+    assert len(record) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        with pytest.raises(UserWarning, match="note 1"):
+            Noisy().fit()
 
 
 def test_elastic_net_cv_keeps_a_better_elastic_net():

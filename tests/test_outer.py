@@ -211,3 +211,80 @@ def test_lbfgs_xtol_stops_after_a_small_step():
 def test_lbfgs_xtol_must_be_positive(xtol):
     with pytest.raises(ValueError, match="xtol must be a positive number or None"):
         make_optimizer("lbfgs", xtol=xtol)
+
+
+class SupportedQuadratic:
+    """f(theta) = sum over ``support`` of w (theta - c)^2, plus, with ``late``,
+    max(0, -theta[0]) (theta[late] - c)^2: a component whose gradient is zero until
+    theta[0] < 0 (a feature entering a support). Outside the support the gradient
+    is exactly zero, as a weighted Lasso's is off every fold's support."""
+
+    def __init__(self, dim: int, support: np.ndarray, late: int | None = None):
+        self.center = np.linspace(-0.5, 0.5, dim)
+        self.weights = np.linspace(1.0, 3.0, dim)
+        self.support, self.late = support, late
+
+    def value_and_grad(self, theta):
+        diff = np.zeros_like(theta)
+        diff[self.support] = (theta - self.center)[self.support]
+        value, grad = float(np.sum(self.weights * diff**2)), 2 * self.weights * diff
+        if self.late is not None:
+            gate, late_diff = max(0.0, -theta[0]), theta[self.late] - self.center[self.late]
+            value += gate * late_diff**2
+            grad[self.late] += 2 * gate * late_diff
+            grad[0] -= late_diff**2 if gate > 0 else 0.0
+        return Evaluation(value, grad, n_inner=1, support_size=float(self.support.size))
+
+    def value(self, theta):
+        return Evaluation(self.value_and_grad(theta).value, None, 1, 1.0)
+
+
+@pytest.fixture
+def free_set_from_eight(monkeypatch):
+    from hyperlasso.outer import first_order
+
+    monkeypatch.setattr(first_order, "FREE_SET_FROM", 8)
+
+
+def test_lbfgs_on_many_hyperparameters_moves_only_the_supported_ones(monkeypatch):
+    """From FREE_SET_FROM components, L-BFGS-B runs on those with a non-zero
+    gradient at the start: the others keep their start exactly, and the search
+    is the full one's (whose steps are zero there too) to rounding."""
+    from hyperlasso.outer import first_order
+
+    dim, support = 12, np.array([0, 3, 4, 9])
+    bounds, start = np.tile([-2.0, 2.0], (dim, 1)), np.full(dim, 1.5)
+    fun = SupportedQuadratic(dim, support)
+    full = make_optimizer("lbfgs").minimize(fun, start, bounds)
+    monkeypatch.setattr(first_order, "FREE_SET_FROM", 8)
+    free = make_optimizer("lbfgs").minimize(fun, start, bounds)
+    fixed = np.setdiff1d(np.arange(dim), support)
+    assert np.all(np.asarray(free.history.theta)[:, fixed] == start[fixed])
+    assert len(free.history.value) == len(full.history.value)
+    # rounding: scipy's dot products over 4 or 12 terms (8 exact zeros) may differ
+    # in the last bit; the iterates are O(1)
+    np.testing.assert_allclose(np.asarray(free.history.theta),
+                               np.asarray(full.history.theta), atol=1e-12)
+    assert free.value == pytest.approx(full.value, rel=1e-12, abs=1e-15)
+
+
+def test_lbfgs_free_set_is_fixed_at_the_start(free_set_from_eight):
+    """A component whose gradient becomes non-zero later (theta[0] < 0 turns on
+    theta[5]) keeps its start from FREE_SET_FROM components; below it, it moves."""
+    dim, support = 12, np.array([0, 3])
+    fun = SupportedQuadratic(dim, support, late=5)
+    bounds, start = np.tile([-2.0, 2.0], (dim, 1)), np.full(dim, 1.5)
+    many = make_optimizer("lbfgs").minimize(fun, start, bounds)
+    assert many.theta[0] < 0 and many.theta[5] == start[5]
+    small = SupportedQuadratic(6, support, late=5)
+    few = make_optimizer("lbfgs").minimize(small, start[:6], bounds[:6])
+    assert few.theta[0] < 0 and few.theta[5] == pytest.approx(small.center[5], abs=1e-3)
+
+
+def test_lbfgs_stops_at_once_on_a_zero_gradient(free_set_from_eight):
+    """Nothing to move (every penalty above alpha_max: the gradient is zero)."""
+    dim = 12
+    fun = SupportedQuadratic(dim, np.array([], dtype=int))
+    result = make_optimizer("lbfgs").minimize(fun, np.zeros(dim), np.tile([-1.0, 1.0],
+                                                                          (dim, 1)))
+    assert len(result.history.value) == 1 and result.message.startswith("converged")

@@ -8,6 +8,8 @@ attributes. No math lives here.
 
 from __future__ import annotations
 
+import functools
+import warnings
 from dataclasses import replace
 from numbers import Integral, Real
 
@@ -33,6 +35,41 @@ OPTIMIZERS = {"lbfgs", "gd", "adam", "grid", "random", "tpe"}
 #: Inner tolerance (relative duality gap) of the refit and of ``best_score_``; the
 #: user's ``tol`` if it is tighter.
 REFIT_TOL = 1e-8
+
+
+def warnings_once_per_fit(fit):
+    """Decorator of ``fit``: each warning raised during the fit (by every fold,
+    evaluation and thread) is shown once, after it, however many times it was
+    raised with the same category and text.
+
+    Python shows a warning once per place by default, but the inner solver's
+    ``catch_warnings`` blocks (the polish re-solve) reset that record: a LassoCV
+    fit on a sparse design of E2006-log1p's kind printed the singular-Hessian
+    warning 40 times. The user's filters apply when the warnings are shown (an
+    "error" filter raises then, at the end of the fit); warnings whose texts
+    differ (an inner solver's achieved gap) are each shown.
+    """
+    @functools.wraps(fit)
+    def fit_with_warnings_once(self, *args, **kwargs):
+        caught: list = []
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                return fit(self, *args, **kwargs)
+        finally:
+            _show_once(caught)
+
+    return fit_with_warnings_once
+
+
+def _show_once(caught: list) -> None:
+    shown = set()
+    for record in caught:
+        key = (record.category, str(record.message))
+        if key not in shown:
+            shown.add(key)
+            warnings.warn_explicit(record.message, record.category, record.filename,
+                                   record.lineno, source=record.source)
 
 
 class HyperCVMixin(BaseEstimator):

@@ -11,7 +11,12 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from hyperlasso.estimators.base import HyperCVMixin, binary_target, history_dict
+from hyperlasso.estimators.base import (
+    HyperCVMixin,
+    binary_target,
+    history_dict,
+    warnings_once_per_fit,
+)
 from hyperlasso.estimators.regressors import _PARAMETERS_DOC
 from hyperlasso.inner.models import SparseLogisticRegression
 from hyperlasso.inner.multinomial import MultinomialLogistic
@@ -91,6 +96,7 @@ class SparseLogisticRegressionCV(LinearClassifierMixin, ClassifierMixin, HyperCV
                 f"'multinomial' (got {n_classes} classes, multi_class="
                 f"{self.multi_class!r}).")
 
+    @warnings_once_per_fit
     def fit(self, X, y):
         """Tune alpha on (X, y) (two classes), then refit on all of it.
 

@@ -17,6 +17,7 @@ from hyperlasso.estimators.base import (
     cv_results,
     history_dict,
     monitor_split,
+    warnings_once_per_fit,
 )
 from hyperlasso.estimators.progress import progress_for
 from hyperlasso.hyperparameters import LogScale, Space
@@ -160,6 +161,7 @@ class GraphicalLassoCV(BaseEstimator):
         self.monitor_fraction = monitor_fraction
         self.verbose = verbose
 
+    @warnings_once_per_fit
     def fit(self, X, y=None):
         """Tune the penalties on the samples X (rows), then refit on all of them.
 

@@ -17,6 +17,7 @@ from hyperlasso.estimators.base import (
     binary_target,
     history_dict,
     linear_prediction,
+    warnings_once_per_fit,
 )
 from hyperlasso.hypergradients.methods import polished
 from hyperlasso.inner.dual import LinearSVM, LinearSVR, primal_solution
@@ -120,6 +121,7 @@ class LinearSVCCV(LinearClassifierMixin, ClassifierMixin, _DualCVMixin):
         return LinearSVM(fit_intercept=self.fit_intercept,
                          intercept_scaling=self.intercept_scaling)
 
+    @warnings_once_per_fit
     def fit(self, X, y):
         """Tune C on (X, y) (two classes, any labels), then refit on all of it.
 
@@ -180,6 +182,7 @@ class LinearSVRCV(RegressorMixin, _DualCVMixin):
                          intercept_scaling=self.intercept_scaling,
                          epsilon=None if self.epsilon == "tune" else float(self.epsilon))
 
+    @warnings_once_per_fit
     def fit(self, X, y):
         """Tune C (and epsilon) on (X, y), then refit on all of it.
 

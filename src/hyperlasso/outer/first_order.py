@@ -198,19 +198,26 @@ class LBFGS:
         start = rec.project(theta)
         first = rec.value_and_grad(start)
         scale = self.first_step * _unit_gradient_scale(*first)
-
+        free = _free_components(first[1])
+        if not free.any():
+            return rec.result(0, "converged: the gradient is zero at the start")
         stall = _StallGuard(self.tol, self.patience, first[0])
 
-        def scaled_value_and_grad(point):
-            value, grad = (first if np.array_equal(point, start)
-                           else rec.value_and_grad(point))
+        def scaled_value_and_grad(z):
+            if np.array_equal(z, start[free]):
+                value, grad = first
+            else:
+                point = start.copy()
+                point[free] = z
+                value, grad = rec.value_and_grad(point)
             stall.observe(value)
-            return value * scale, grad * scale
+            return value * scale, grad[free] * scale
 
-        steps = _StepGuard(self.xtol, start)
+        steps = _StepGuard(self.xtol, start[free])
         try:
-            result = minimize(scaled_value_and_grad, start, jac=True, method="L-BFGS-B",
-                              bounds=bounds, callback=steps.observe,
+            result = minimize(scaled_value_and_grad, start[free], jac=True,
+                              method="L-BFGS-B", bounds=bounds[free],
+                              callback=steps.observe,
                               options={"maxiter": self.max_iter, "ftol": self.tol,
                                        "gtol": self.tol})
         except _Stalled:
@@ -220,6 +227,28 @@ class LBFGS:
             return rec.result(steps.n_iter, f"converged: step in theta below xtol "
                               f"({self.xtol:g})")
         return rec.result(int(result.nit), str(result.message))
+
+
+#: From this many hyperparameters (one penalty per feature of a wide design),
+#: L-BFGS-B moves only the components whose gradient is non-zero at the start: for
+#: a weighted Lasso started from the Lasso's optimum, the penalties of the features
+#: in a support. The others keep their start (features outside every support,
+#: whose penalty does not change the solution there; one that enters a support
+#: later keeps the start's penalty). On 4.3 million features the full search's
+#: workspace (25 vectors of theta's size) and scipy's list of bounds took 1.2 times
+#: the bytes of X (benchmarks/bench_large.py); below this size they take under
+#: 20 MB and every component is free. Restarting on a larger set whenever a
+#: feature entered was tried: at a tenth of E2006-log1p's features the restarts
+#: dropped L-BFGS's curvature pairs and the search took 181 evaluations (max_iter)
+#: instead of 61, for a 5 % lower held-out error.
+FREE_SET_FROM = 100_000
+
+
+def _free_components(gradient: np.ndarray) -> np.ndarray:
+    """The components L-BFGS-B moves (``FREE_SET_FROM``), a boolean mask."""
+    if gradient.size < FREE_SET_FROM:
+        return np.ones(gradient.shape, dtype=bool)
+    return gradient != 0
 
 
 class _Stalled(Exception):
