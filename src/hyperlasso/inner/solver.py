@@ -216,7 +216,11 @@ def select_working_set(violations: np.ndarray, active: np.ndarray) -> np.ndarray
 
 #: Epochs of coordinate descent between two looks at the active units when the
 #: problem has a Newton finisher: when they have not changed over one such
-#: chunk, Newton steps on them finish the subproblem.
+#: chunk, Newton steps on them finish the subproblem. A problem may set its own
+#: ``newton_every``; the kernel checks its tolerance every 10 epochs, so a chunk
+#: that converged on its last epoch returns a full chunk and is taken as not
+#: converged (one more chunk and a Newton attempt follow): a chunk one longer
+#: than a multiple of 10 has no such case.
 NEWTON_EVERY = 50
 
 
@@ -233,8 +237,9 @@ def _solve_working_set(problem, state, ws, tol_in, max_epochs) -> int:
         return _cd.solve_subproblem(X, datafit, penalty, units, kernel_state, ws,
                                     (fit_intercept, tol_in, max_epochs, shuffle))
     done, previous, tried = 0, None, None
+    every = getattr(problem, "newton_every", NEWTON_EVERY)
     while done < max_epochs:
-        chunk = min(NEWTON_EVERY, max_epochs - done)
+        chunk = min(every, max_epochs - done)
         epochs = _cd.solve_subproblem(X, datafit, penalty, units, kernel_state, ws,
                                       (fit_intercept, tol_in, chunk, shuffle))
         done += epochs
