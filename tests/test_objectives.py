@@ -130,3 +130,41 @@ def test_single_class_training_fold_is_an_error():
     with pytest.raises(ValueError, match="fold 0 of cv has a single class in its training"):
         make_objective("cv", model, X, model.check_target(y), TIGHT,
                        cv=KFold(5).split(X))
+
+
+@pytest.mark.parametrize("combine", [np.mean, np.sum])
+def test_sparse_fold_gradients_combine_as_the_dense_ones(combine):
+    """Per-feature gradients, non-zero on each fold's support only, are held as
+    their non-zero entries (``NonZeros``) and combined in fold order: the dense
+    mean or sum bit for bit, mixed with dense folds too."""
+    from hyperlasso.criteria.objectives import NonZeros, _combined
+
+    rng = np.random.default_rng(0)
+    size = 3 * NonZeros.FROM
+    dense = []
+    for k in range(5):
+        g = np.zeros(size)
+        support = rng.choice(size, 50 + 10 * k, replace=False)
+        g[support] = rng.standard_normal(support.size) * 10.0 ** rng.integers(-8, 3)
+        dense.append(g)
+    dense.append(rng.standard_normal(size))  # a dense fold stays dense
+    held = [NonZeros.of(g) for g in dense]
+    assert [isinstance(g, NonZeros) for g in held] == [True] * 5 + [False]
+    np.testing.assert_array_equal(_combined(held, combine), combine(dense, axis=0))
+
+
+def test_only_long_sparse_vectors_are_held_as_non_zeros():
+    from hyperlasso.criteria.objectives import NonZeros
+
+    short = np.zeros(NonZeros.FROM - 1)
+    short[0] = 1.0
+    assert NonZeros.of(short) is short
+    assert NonZeros.of(0.5) == 0.5
+    matrix = np.zeros((NonZeros.FROM, 2))
+    assert NonZeros.of(matrix) is matrix
+    filled = np.ones(NonZeros.FROM)
+    assert NonZeros.of(filled) is filled
+    sparse_enough = np.zeros(NonZeros.FROM)
+    sparse_enough[[3, 7]] = [2.0, -1.0]
+    held = NonZeros.of(sparse_enough)
+    assert held.size == NonZeros.FROM and held.indices.tolist() == [3, 7]
