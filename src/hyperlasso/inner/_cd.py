@@ -220,6 +220,10 @@ def _try_anderson(datafit, penalty, units, state, ws, features, histories):
 #: only its non-zero units (a zero unit is rarely revived between two full
 #: sweeps, and the working set is half zero units by construction).
 FULL_SWEEP_EVERY = 4
+#: Epochs between two checks of the subproblem's tolerance in ``solve_subproblem``
+#: (a chunk of epochs that converged returns fewer than it was given only if it
+#: holds a check before its last epoch: see ``solver.NEWTON_EVERY``).
+CHECK_EVERY = 10
 
 
 @njit(cache=True, nogil=True)
@@ -280,9 +284,9 @@ def solve_subproblem(X, datafit, penalty, units, state, ws, settings):
 
     ``settings = (fit_intercept, tol_in, max_epochs, shuffle)``. Returns the
     number of epochs run; ``state`` is updated in place. Stops when the
-    optimality violation on ``ws`` is below ``tol_in`` (checked every 10 epochs)
-    or after ``max_epochs``. With ``shuffle`` every epoch visits its units in a
-    new order (``shuffled``), as liblinear's dual solvers do.
+    optimality violation on ``ws`` is below ``tol_in`` (checked every
+    ``CHECK_EVERY`` epochs) or after ``max_epochs``. With ``shuffle`` every epoch
+    visits its units in a new order (``shuffled``), as liblinear's dual solvers do.
     """
     fit_intercept, tol_in, max_epochs, shuffle = settings
     W, S, b = state
@@ -304,7 +308,7 @@ def solve_subproblem(X, datafit, penalty, units, state, ws, settings):
         _record(state, features, histories[0], histories[1], row)
         if row == n_anderson:
             _try_anderson(datafit, penalty, units, state, ws, features, histories)
-        if e % 10 == 0:
+        if e % CHECK_EVERY == 0:
             worst = subproblem_violation(X, datafit, penalty, units, state, ws,
                                          features, bufs[0])
             if fit_intercept:

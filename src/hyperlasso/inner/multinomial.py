@@ -24,7 +24,7 @@ from functools import cached_property
 import numpy as np
 
 from hyperlasso._validation import check_class_indices
-from hyperlasso.inner import softmax
+from hyperlasso.inner import _cd, softmax
 from hyperlasso.inner.block import BlockProblem
 from hyperlasso.inner.block_models import BlockModel
 from hyperlasso.inner.block_newton import newton_on_active_groups
@@ -163,11 +163,11 @@ class MultinomialProblem(BlockProblem):
     newton_finisher = staticmethod(newton_on_active_groups)
     #: Looks at the support every 11 epochs (``solver.NEWTON_EVERY``): Newton
     #: steps start sooner, and a chunk that converged is told apart from one that
-    #: ran out (its convergence check falls on epoch 10). Digits tuned by 5-fold
-    #: CV (bench_multiclass's setting), same alpha_ to 13 digits: l1 144 -> 84 s,
-    #: group 27.3 -> 19.2 s; a chunk of 10 alone (every converged chunk taken as
-    #: unconverged) gave 27.4 s.
-    newton_every = 11
+    #: ran out (its convergence check, every ``_cd.CHECK_EVERY`` epochs, falls on
+    #: epoch 10). Digits tuned by 5-fold CV (bench_multiclass's setting), same
+    #: alpha_ to 13 digits: l1 144 -> 84 s, group 27.3 -> 19.2 s; a chunk of 10
+    #: alone (every converged chunk taken as unconverged) gave 27.4 s.
+    newton_every = _cd.CHECK_EVERY + 1
 
     def newton_support(self, W: np.ndarray) -> np.ndarray:
         """The entries (l1) or rows (group) whose Newton system the finisher

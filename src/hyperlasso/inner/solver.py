@@ -217,10 +217,10 @@ def select_working_set(violations: np.ndarray, active: np.ndarray) -> np.ndarray
 #: Epochs of coordinate descent between two looks at the active units when the
 #: problem has a Newton finisher: when they have not changed over one such
 #: chunk, Newton steps on them finish the subproblem. A problem may set its own
-#: ``newton_every``; the kernel checks its tolerance every 10 epochs, so a chunk
-#: that converged on its last epoch returns a full chunk and is taken as not
-#: converged (one more chunk and a Newton attempt follow): a chunk one longer
-#: than a multiple of 10 has no such case.
+#: ``newton_every``; the kernel checks its tolerance every ``_cd.CHECK_EVERY``
+#: (10) epochs, so a chunk that converged on its last epoch returns a full chunk
+#: and is taken as not converged (one more chunk and a Newton attempt follow): a
+#: chunk one longer than a multiple of ``CHECK_EVERY`` has no such case.
 NEWTON_EVERY = 50
 
 

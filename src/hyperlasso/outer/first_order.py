@@ -202,9 +202,10 @@ class LBFGS:
         if not free.any():
             return rec.result(0, "converged: the gradient is zero at the start")
         stall = _StallGuard(self.tol, self.patience, first[0])
+        free_start = start[free]
 
         def scaled_value_and_grad(z):
-            if np.array_equal(z, start[free]):
+            if np.array_equal(z, free_start):
                 value, grad = first
             else:
                 point = start.copy()
@@ -213,9 +214,9 @@ class LBFGS:
             stall.observe(value)
             return value * scale, grad[free] * scale
 
-        steps = _StepGuard(self.xtol, start[free])
+        steps = _StepGuard(self.xtol, free_start)
         try:
-            result = minimize(scaled_value_and_grad, start[free], jac=True,
+            result = minimize(scaled_value_and_grad, free_start, jac=True,
                               method="L-BFGS-B", bounds=bounds[free],
                               callback=steps.observe,
                               options={"maxiter": self.max_iter, "ftol": self.tol,
